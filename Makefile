@@ -1,0 +1,44 @@
+# One command sets up and runs the main job (`make demo`); one sets up and runs the tests (`make test`).
+# Both create .venv, install torch's CPU wheel first (a bare `torch` requirement would pull a multi-GB CUDA
+# build), then the project with all extras. llama-cpp-python compiles from source the first time (~5 min on
+# 2 cores) with the CPU's native optimisations; pip caches the wheel.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.edgeproof-installed
+TORCH  ?= torch==2.13.0
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON
+
+.PHONY: install demo test test-fast bench proto proto-check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip wheel setuptools
+	$(BIN)/python -m pip install $(TORCH)
+	$(BIN)/python -m pip install -e ".[all,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/edgeproof demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/poai.py
+
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py
+
+proto-check: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py --check
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

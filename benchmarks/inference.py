@@ -1,0 +1,217 @@
+"""Inference benchmark: our backends side by side with raw llama-cpp-python and plain transformers generate.
+
+Each engine runs in its own subprocess (so peak RSS is its own), on the same prompts, greedy, same max
+tokens, same thread count. Prints a table and the cross-backend agreement table, writes
+benchmarks/results/inference.json.
+
+    python benchmarks/inference.py [--max-tokens 96] [--prompts 6] [--threads 2]
+
+Targets (issue 2): our llama.cpp backend within 3% of raw llama-cpp-python decode speed; our ONNX backend at
+least 2x plain transformers decode speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ENGINES = ("raw-llama-cpp-python", "llamacpp", "onnx", "onnx-int8", "torch", "raw-transformers-generate")
+SPEED_PROMPTS = (
+    "Write a short paragraph about the history of the bicycle.",
+    "Explain how a rainbow forms, in a few sentences.",
+    "Describe a busy market in the morning.",
+    "Give some advice to someone learning to cook.",
+    "Write a short story about a robot who learns to paint.",
+    "Explain why the sky is blue.",
+    "Describe your ideal weekend.",
+    "What are the benefits of regular exercise?",
+)
+RESULTS = Path(__file__).resolve().parent / "results" / "inference.json"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _summarise(runs: list[tuple[float, float, int]]) -> dict:
+    """runs: (ttft_s, total_s, generated_tokens) per prompt."""
+    decode_tokens = sum(max(n - 1, 0) for _, _, n in runs)
+    decode_time = sum(total - ttft for ttft, total, _ in runs)
+    return {
+        "decode_tokens_per_s": decode_tokens / decode_time if decode_time > 0 else 0.0,
+        "ttft_ms_median": statistics.median(t for t, _, _ in runs) * 1000,
+        "generated_tokens": sum(n for _, _, n in runs),
+    }
+
+
+def worker(engine: str, n_prompts: int, max_tokens: int, threads: int) -> dict:
+    from edge_sdk.models import resolve_model
+    from edge_sdk.runtime import SamplingParams, load_backend
+    from edge_sdk.runtime.chat import chat_prompt_ids
+    from edge_sdk.runtime.compare import AGREEMENT_PROMPTS, user_messages
+
+    assets = resolve_model(None)
+    tok = assets.tokenizer()
+    prompts = [chat_prompt_ids(tok, user_messages(p)) for p in SPEED_PROMPTS[:n_prompts]]
+    agree_prompts = [chat_prompt_ids(tok, user_messages(p)) for p in AGREEMENT_PROMPTS]
+    t0 = time.perf_counter()
+    runs: list[tuple[float, float, int]] = []
+    agreement_ids: list[list[int]] = []
+    if engine == "raw-llama-cpp-python":
+        from llama_cpp import Llama
+
+        llm = Llama(model_path=str(assets.gguf_path), n_ctx=4096, n_threads=threads, verbose=False)
+        load_s = time.perf_counter() - t0
+
+        def run(ids, n):
+            start = time.perf_counter()
+            first, count, out = 0.0, 0, []
+            for chunk in llm.create_completion(ids, max_tokens=n, temperature=0.0, stream=True):
+                if count == 0:
+                    first = time.perf_counter() - start
+                count += 1
+            return first, time.perf_counter() - start, count
+
+        run(prompts[0], 8)  # warm-up
+        runs = [run(p, max_tokens) for p in prompts]
+    elif engine == "raw-transformers-generate":
+        import torch
+        from transformers import AutoModelForCausalLM
+        from transformers.generation.streamers import BaseStreamer
+
+        torch.set_num_threads(threads)
+        model = AutoModelForCausalLM.from_pretrained(assets.hf_dir(), dtype=torch.float32).eval()
+        load_s = time.perf_counter() - t0
+
+        class Clock(BaseStreamer):
+            def __init__(self):
+                self.start = time.perf_counter()
+                self.stamps: list[float] = []
+                self.seen_prompt = False
+
+            def put(self, value):
+                if not self.seen_prompt:
+                    self.seen_prompt = True
+                    return
+                self.stamps.append(time.perf_counter() - self.start)
+
+            def end(self):
+                pass
+
+        def run(ids, n):
+            clock = Clock()
+            with torch.inference_mode():
+                model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, streamer=clock,
+                               pad_token_id=tok.eos_token_id)
+            return clock.stamps[0], time.perf_counter() - clock.start, len(clock.stamps)
+
+        run(prompts[0], 8)
+        runs = [run(p, max_tokens) for p in prompts]
+    else:
+        llm = load_backend(engine, assets, n_threads=threads)
+        load_s = time.perf_counter() - t0
+        llm.generate(prompts[0], SamplingParams(max_tokens=8))
+        for p in prompts:
+            g = llm.generate(p, SamplingParams(max_tokens=max_tokens))
+            runs.append((g.timings.time_to_first_token_s, g.timings.total_s, g.timings.generated_tokens))
+        agreement_ids = [llm.generate(p, SamplingParams(max_tokens=8)).token_ids for p in agree_prompts]
+    return {"engine": engine, "load_s": load_s, **_summarise(runs), "peak_rss_mb": _peak_rss_mb(),
+            "agreement_token_ids": agreement_ids}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--prompts", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--engines", nargs="*", default=list(ENGINES))
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.prompts, args.max_tokens, args.threads)))
+        return
+    console = Console()
+    results = {}
+    for engine in args.engines:
+        with console.status(f"benchmarking {engine}..."):
+            proc = subprocess.run([sys.executable, __file__, "--worker", engine, "--max-tokens", str(args.max_tokens),
+                                   "--prompts", str(args.prompts), "--threads", str(args.threads)],
+                                  capture_output=True, text=True)
+        if proc.returncode != 0:
+            console.print(f"[red]{engine} failed[/]\n{proc.stderr[-2000:]}")
+            continue
+        results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
+    _report(console, results, args)
+
+
+def _report(console: Console, results: dict, args) -> None:
+    table = Table(title=f"decode speed, greedy, {args.prompts} prompts x {args.max_tokens} max tokens, "
+                        f"{args.threads} threads")
+    for col in ("engine", "decode tok/s", "TTFT ms (median)", "peak RSS MB", "load s", "tokens"):
+        table.add_column(col, justify="right" if col != "engine" else "left")
+    for name, r in results.items():
+        table.add_row(name, f"{r['decode_tokens_per_s']:.1f}", f"{r['ttft_ms_median']:.0f}",
+                      f"{r['peak_rss_mb']:.0f}", f"{r['load_s']:.1f}", str(r["generated_tokens"]))
+    console.print(table)
+    targets = {}
+    if "llamacpp" in results and "raw-llama-cpp-python" in results:
+        ratio = results["llamacpp"]["decode_tokens_per_s"] / results["raw-llama-cpp-python"]["decode_tokens_per_s"]
+        targets["llamacpp_vs_raw_llama_cpp_python"] = {"ratio": ratio, "target": ">= 0.97", "met": ratio >= 0.97}
+    if "onnx" in results and "raw-transformers-generate" in results:
+        ratio = results["onnx"]["decode_tokens_per_s"] / results["raw-transformers-generate"]["decode_tokens_per_s"]
+        targets["onnx_vs_transformers_generate"] = {"ratio": ratio, "target": ">= 2.0", "met": ratio >= 2.0}
+    t = Table(title="targets")
+    for col in ("comparison", "ratio", "target", "met"):
+        t.add_column(col)
+    for name, v in targets.items():
+        t.add_row(name, f"{v['ratio']:.3f}", v["target"], "[green]yes[/]" if v["met"] else "[red]no[/]")
+    console.print(t)
+    agreement = _agreement(results)
+    if agreement:
+        from edge_sdk.runtime.compare import AGREEMENT_PROMPTS
+
+        at = Table(title="greedy agreement on the first 8 tokens vs torch (per prompt)")
+        at.add_column("prompt")
+        names = list(agreement)
+        for n in names:
+            at.add_column(n)
+        for i, prompt in enumerate(AGREEMENT_PROMPTS):
+            at.add_row(prompt, *["yes" if agreement[n]["per_prompt"][i] else "[red]no[/]" for n in names])
+        at.add_row("[bold]rate", *[f"{agreement[n]['rate']:.2f}" for n in names])
+        console.print(at)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    for r in results.values():
+        r.pop("agreement_token_ids", None)
+    RESULTS.write_text(json.dumps({"settings": vars(args), "engines": results, "targets": targets,
+                                   "agreement_vs_torch": agreement}, indent=2))
+    console.print(f"wrote {RESULTS}")
+
+
+def _agreement(results: dict) -> dict:
+    from edge_sdk.runtime.compare import prefix_agreement
+
+    ref = results.get("torch", {}).get("agreement_token_ids")
+    if not ref:
+        return {}
+    out = {}
+    for name, r in results.items():
+        ids = r.get("agreement_token_ids")
+        if not ids or name == "torch":
+            continue
+        per = [prefix_agreement(a, b, 8) for a, b in zip(ids, ref)]
+        out[name] = {"per_prompt": per, "rate": sum(per) / len(per)}
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""`edgeproof edge ...`: the on-device SDK from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from edgeproof_cli.common import console, friendly_errors
+
+app = typer.Typer(help="Run, export and inspect the on-device model (edge_sdk).", no_args_is_help=True)
+
+BackendOpt = typer.Option("auto", "--backend", "-b", help="auto, llamacpp, onnx, onnx-int8 or torch.")
+ModelOpt = typer.Option(None, "--model", "-m", help="Registry name, local path (GGUF / HF / ONNX folder) or hub id. "
+                        "Default: smollm2-135m-instruct.")
+
+
+def _params(max_tokens, temperature, top_p, top_k, seed, stop, logprobs):
+    from edge_sdk.runtime import SamplingParams
+
+    return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, seed=seed,
+                          stop=tuple(stop or ()), logprobs=logprobs)
+
+
+@app.command()
+@friendly_errors
+def info(
+    as_json: bool = typer.Option(False, "--json", help="Print the profile and eligibility as JSON."),
+    opted_in: bool = typer.Option(False, "--opt-in", help="Evaluate training eligibility as if the user opted in."),
+    model_params: int = typer.Option(135_000_000, help="Parameters of the model to train, for the memory check."),
+) -> None:
+    """Show this device's profile and whether on-device training is allowed now."""
+    from edge_sdk.device import TrainingPolicy, check_eligibility, collect_profile, estimate_training_memory
+    from edge_sdk.device.render import eligibility_table, profile_table
+
+    profile = collect_profile()
+    eligibility = check_eligibility(profile, TrainingPolicy(), opted_in=opted_in,
+                                    required_memory_bytes=estimate_training_memory(model_params))
+    if as_json:
+        console.print_json(json.dumps({"profile": json.loads(profile.to_json()),
+                                       "eligibility": {"allowed": eligibility.allowed,
+                                                       "reasons": eligibility.reasons}}))
+        return
+    console.print(profile_table(profile))
+    console.print(eligibility_table(eligibility))
+
+
+@app.command()
+@friendly_errors
+def backends() -> None:
+    """List the inference backends installed here and which one `auto` picks."""
+    from edge_sdk.runtime import BACKENDS, available_backends, choose_backend
+
+    installed = available_backends()
+    choice = choose_backend()
+    table = Table(title="inference backends")
+    table.add_column("backend")
+    table.add_column("installed")
+    table.add_column("auto")
+    for name in BACKENDS:
+        table.add_row(name, "yes" if name in installed else "no", choice.reason if name == choice.name else "")
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def generate(
+    prompt: str = typer.Argument(..., help="The user message (or raw text with --raw)."),
+    backend: str = BackendOpt,
+    model: Optional[str] = ModelOpt,
+    system: Optional[str] = typer.Option(None, help="System message (chat mode)."),
+    raw: bool = typer.Option(False, "--raw", help="Raw completion: no chat template."),
+    max_tokens: int = typer.Option(128, "--max-tokens", "-n"),
+    temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (deterministic)."),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    top_k: int = typer.Option(0, "--top-k", help="0 = off."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
+    logprobs: int = typer.Option(0, "--logprobs", help="Show top-N logprobs per token."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="peft LoRA folder (torch / onnx backends)."),
+    stream: bool = typer.Option(True, "--stream/--no-stream"),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result (tokens, logprobs, timings) as JSON."),
+) -> None:
+    """Answer one prompt on the chosen backend."""
+    from dataclasses import asdict
+
+    from edge_sdk.runtime import load_backend
+
+    params = _params(max_tokens, temperature, top_p, top_k, seed, stop, logprobs)
+    with console.status(f"loading {backend} backend..."):
+        llm = load_backend(backend, model, adapter=adapter)
+    ids = llm.prompt_ids(prompt) if raw else llm.chat_prompt_ids(
+        ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}])
+    if as_json or not stream:
+        result = llm.generate(ids, params)
+        if as_json:
+            data = asdict(result)
+            data["timings"]["decode_tokens_per_s"] = result.timings.decode_tokens_per_s
+            console.print_json(json.dumps(data))
+            return
+        console.print(result.text)
+    else:
+        for chunk in llm.stream(ids, params):
+            console.print(chunk.text, end="", markup=False, highlight=False)
+        console.print()
+        result = llm.generate(ids, params) if logprobs else None
+    if logprobs and result is not None:
+        table = Table(title="per-token logprobs")
+        table.add_column("#")
+        table.add_column("token")
+        table.add_column("logprob")
+        table.add_column("top alternatives")
+        for i, lp in enumerate(result.logprobs):
+            alts = ", ".join(f"{t.token!r}:{t.logprob:.2f}" for t in lp.top)
+            table.add_row(str(i), repr(lp.token), f"{lp.logprob:.3f}", alts)
+        console.print(table)
+
+
+@app.command()
+@friendly_errors
+def chat(
+    backend: str = BackendOpt,
+    model: Optional[str] = ModelOpt,
+    system: Optional[str] = typer.Option(None, help="System message."),
+    max_tokens: int = typer.Option(256, "--max-tokens", "-n"),
+    temperature: float = typer.Option(0.7, "--temperature", "-t"),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    top_k: int = typer.Option(40, "--top-k"),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    adapter: Optional[Path] = typer.Option(None, "--adapter"),
+) -> None:
+    """Interactive streaming chat. Empty line or Ctrl-D quits; /reset clears the history."""
+    from edge_sdk.errors import InvalidRequestError
+    from edge_sdk.runtime import load_backend
+
+    params = _params(max_tokens, temperature, top_p, top_k, seed, None, 0)
+    with console.status(f"loading {backend} backend..."):
+        llm = load_backend(backend, model, adapter=adapter)
+    console.print(f"[dim]{llm.model_name} on {llm.name}. Empty line to quit, /reset to clear history.[/]")
+    history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
+    while True:
+        try:
+            line = console.input("[bold green]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not line.strip():
+            break
+        if line.strip() == "/reset":
+            history = history[:1] if system else []
+            continue
+        history.append({"role": "user", "content": line})
+        console.print("[bold blue]model>[/] ", end="")
+        reply = ""
+        try:
+            for chunk in llm.stream_chat(history, params):
+                reply += chunk.text
+                console.print(chunk.text, end="", markup=False, highlight=False)
+        except InvalidRequestError as exc:  # e.g. history grew past the context
+            console.print(f"\n[red]{exc}[/]")
+            history.pop()
+            continue
+        console.print()
+        history.append({"role": "assistant", "content": reply})
+
+
+@app.command()
+@friendly_errors
+def export(
+    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or safetensors."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", "-q", help="int8 (ONNX dynamic quantisation)."),
+    model: Optional[str] = ModelOpt,
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Merge this peft LoRA folder before export."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Copy the export here (default: the cache)."),
+) -> None:
+    """Convert the model (GGUF -> safetensors -> ONNX [int8]); results are cached."""
+    from edge_sdk.models.export import export_model
+
+    with console.status("exporting...") as status:
+        path = export_model(model, format=fmt, quantize=quantize, adapter=adapter, out_dir=out,
+                            progress=lambda msg: status.update(msg))
+    console.print(f"[green]exported[/] {path}")

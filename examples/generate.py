@@ -1,0 +1,17 @@
+"""Answer a prompt on the best local backend, with per-token logprobs.
+
+    python examples/generate.py "What is the capital of France?"
+"""
+
+import sys
+
+from edge_sdk.runtime import SamplingParams, load_backend
+
+prompt = sys.argv[1] if len(sys.argv) > 1 else "What is the capital of France?"
+llm = load_backend("auto")
+out = llm.chat([{"role": "user", "content": prompt}], SamplingParams(max_tokens=48, logprobs=3))
+print(f"[{llm.name}] {out.text}")
+print(f"{out.timings.generated_tokens} tokens, TTFT {out.timings.time_to_first_token_s * 1000:.0f} ms, "
+      f"{out.timings.decode_tokens_per_s:.1f} tok/s")
+for lp in out.logprobs[:5]:
+    print(f"  {lp.token!r:>12} {lp.logprob:7.3f}   alternatives: {[(t.token, round(t.logprob, 2)) for t in lp.top]}")
