@@ -170,7 +170,7 @@ def chat(
 @friendly_errors
 def export(
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or safetensors."),
-    quantize: Optional[str] = typer.Option(None, "--quantize", "-q", help="int8 (ONNX dynamic quantisation)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", "-q", help="int8 (ONNX block-wise 8-bit weights)."),
     model: Optional[str] = ModelOpt,
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="Merge this peft LoRA folder before export."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Copy the export here (default: the cache)."),

@@ -26,7 +26,8 @@ def test_edge_info_json():
     out = run_cli("edge", "info", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["profile"]["ram_total_bytes"] > 0 if "ram_total_bytes" in data["profile"] else data["profile"]
+    assert data["profile"]["memory"]["total"] > 0
+    assert data["profile"]["cpu"]["logical_cores"] >= 1
     assert data["eligibility"]["allowed"] is False  # no --opt-in
     assert any("opt" in r.lower() for r in data["eligibility"]["reasons"])
 

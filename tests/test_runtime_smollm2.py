@@ -28,10 +28,8 @@ def all_backends():
         llm.close()
 
 
-# With the template's default system prompt ("You are a helpful AI assistant named SmolLM...") the first token of
-# the France answer is a near tie ("The" -1.88 vs "L" -1.97 logprob on torch; swapped on llama.cpp's Q4_1
-# kernels), and llama.cpp's greedy path wanders into a list of French words. Any plain system prompt removes
-# the tie, so the tests state one, as an app would.
+# Tests state a system prompt, as an app would: see DEFAULT_SYSTEM_PROMPT for why the template's default one
+# makes the France answer a near tie that quantised kernels flip.
 SYSTEM = {"role": "system", "content": DEFAULT_SYSTEM_PROMPT}
 
 
@@ -40,8 +38,10 @@ def ask(llm, text, **kw):
 
 
 def test_capital_of_france(backend):
-    out = ask(backend, "What is the capital of France?", max_tokens=32)
+    out = ask(backend, "What is the capital of France?", max_tokens=32, logprobs=2)
     assert "Paris" in out.text, (backend.name, out.text)
+    first = out.logprobs[0]
+    assert first.top[0].logprob - first.top[1].logprob > 0.5  # a clear answer, not a coin flip
     assert out.timings.generated_tokens == len(out.token_ids) > 0
     assert out.timings.time_to_first_token_s > 0
 
@@ -76,18 +76,22 @@ def test_greedy_is_deterministic(backend):
 
 
 def test_seeded_sampling_repeats_and_differs(backend):
-    p = dict(max_tokens=24, temperature=1.0, top_p=0.95, top_k=50)
+    p = dict(max_tokens=12, temperature=1.2, top_p=0.95, top_k=50)
     a = ask(backend, "Invent a name for a cat.", seed=7, **p)
     b = ask(backend, "Invent a name for a cat.", seed=7, **p)
     assert a.token_ids == b.token_ids
-    outs = {tuple(ask(backend, "Invent a name for a cat.", seed=s, **p).token_ids) for s in range(1, 5)}
-    assert len(outs) > 1
+    outs = {tuple(ask(backend, "Invent a name for a cat.", seed=s, **p).token_ids) for s in (1, 2, 3)}
+    assert len(outs | {tuple(a.token_ids)}) > 1
 
 
 def test_stop_string_and_length(backend):
-    out = ask(backend, "Count from 1 to 20, separated by commas.", max_tokens=60, stop=["7"])
+    free = ask(backend, "Name five animals.", max_tokens=40)
+    words = free.text.split()
+    assert len(words) >= 4, free.text
+    stop = words[len(words) // 2]  # a word this backend really produces, cut there
+    out = ask(backend, "Name five animals.", max_tokens=40, stop=[stop])
     assert out.finish_reason == "stop"
-    assert "7" not in out.text and "6" in out.text
+    assert out.text == free.text[: free.text.index(stop)]
     short = ask(backend, "Write a long story about a dragon.", max_tokens=5)
     assert short.finish_reason == "length" and len(short.token_ids) == 5
 

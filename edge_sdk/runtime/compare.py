@@ -16,9 +16,11 @@ from edge_sdk.runtime.types import Generation, SamplingParams
 
 DEFAULT_BACKENDS = ("llamacpp", "onnx", "onnx-int8", "torch")
 
-# A plain system prompt for demos, agreement checks and benchmarks. SmolLM2's template default ("You are a
-# helpful AI assistant named SmolLM...") leaves some first tokens as near ties that Q4_1 kernels flip.
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+# The system prompt for demos and agreement checks. A 135M model is unsure how to start many answers: with
+# SmolLM2's template default, or "You are a helpful assistant.", the France answer's first token is a near tie
+# ("The" vs "La", 0.05-0.1 nats apart) that llama.cpp's Q4_1 kernels or the int8 export flip into a list of
+# French words. This prompt gives a 1.3-1.4 nat margin on every backend (measured, see tests).
+DEFAULT_SYSTEM_PROMPT = "Answer in one short sentence."
 
 
 def user_messages(prompt: str, system: str | None = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:

@@ -1,8 +1,7 @@
 """llama.cpp backend (llama-cpp-python): runs the GGUF directly, the fastest engine on small CPUs.
 
 We drive llama.cpp's eval ourselves and sample in edge_sdk.runtime.sampler so greedy output, stop strings and
-logprobs behave exactly as on the other backends. Prompt tokens come from the shared HF tokenizer, and the
-KV cache of a shared prompt prefix is reused between calls, as llama-cpp-python's own completion does.
+logprobs behave exactly as on the other backends. Prompt tokens come from the shared HF tokenizer.
 """
 
 from __future__ import annotations
@@ -51,15 +50,12 @@ class LlamaCppBackend(InferenceBackend):
         return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).copy()
 
     def _prefill(self, prompt_ids: list[int]) -> np.ndarray:
-        llm = self.llm
-        # Reuse the KV cache for the longest common prefix, but always evaluate >= 1 token to get logits.
-        common = 0
-        limit = min(llm.n_tokens, len(prompt_ids) - 1)
-        cached = llm.input_ids
-        while common < limit and cached[common] == prompt_ids[common]:
-            common += 1
-        llm.n_tokens = common
-        llm.eval(prompt_ids[common:])
+        # Always evaluate the whole prompt. Reusing the KV cache of a shared prefix (as llama-cpp-python's own
+        # completion does) changes the batch shapes of the prefill, and llama.cpp's kernels are not bit-identical
+        # across batch shapes: measured here, greedy output then diverged after ~9 tokens between two identical
+        # calls. Determinism matters more (PoAI compares greedy outputs); it costs prefill time only.
+        self.llm.reset()
+        self.llm.eval(prompt_ids)
         return self._last_logits()
 
     def _decode(self, token_id: int) -> np.ndarray:

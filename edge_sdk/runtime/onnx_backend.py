@@ -1,7 +1,7 @@
 """ONNX Runtime backend (optimum-onnx export): ~3x faster than torch eager on CPU, no torch at inference.
 
 Adapters are supported by merging them into the weights before export (edge_sdk.models caches each merged
-variant), and `quantize="int8"` selects the dynamically quantised export.
+variant), and `quantize="int8"` selects the int8 export (block-wise 8-bit weights).
 """
 
 from __future__ import annotations
