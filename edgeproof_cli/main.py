@@ -6,6 +6,7 @@ import typer
 
 from edgeproof_cli import demo as demo_cmd
 from edgeproof_cli import edge
+from edgeproof_cli.poai import app as poai_app
 
 app = typer.Typer(
     help="edgeproof: on-device LLMs (edge), Proof-of-AI compute verification (poai) and a Bittensor validator.",
@@ -13,19 +14,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(edge.app, name="edge")
+app.add_typer(poai_app, name="poai")
 app.command("demo")(demo_cmd.demo)
-
-
-def _mount_optional() -> None:
-    """Mount sub-apps whose modules exist (poai/validator grow in later issues)."""
-    try:
-        from poai.cli import app as poai_app
-    except ImportError:
-        return
-    app.add_typer(poai_app, name="poai")
-
-
-_mount_optional()
 
 if __name__ == "__main__":
     app()

@@ -36,6 +36,7 @@ class InferenceBackend(ABC):
         self._lock = threading.Lock()
         eos = tokenizer.eos_token_id
         self.eos_token_ids: set[int] = {eos} if isinstance(eos, int) else set(eos or [])
+        self.vocab_size = len(tokenizer)  # ~30 ms on a fast tokenizer: once, not per request
 
     # -- engine primitives -------------------------------------------------------------------------
     @abstractmethod
@@ -59,7 +60,7 @@ class InferenceBackend(ABC):
         ids = [int(t) for t in prompt]
         if not ids:
             raise InvalidRequestError("prompt token list is empty")
-        vocab = len(self.tokenizer)
+        vocab = self.vocab_size
         bad = [t for t in ids if t < 0 or t >= vocab]
         if bad:
             raise InvalidRequestError(f"prompt has token ids outside the vocabulary (size {vocab}): {bad[:5]}")

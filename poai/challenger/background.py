@@ -1,0 +1,58 @@
+"""A challenger on its own thread and event loop: for tests, benchmarks and embedding in a sync program.
+
+with BackgroundChallenger(ChallengerConfig(port=0, db_path="x.sqlite")) as ch:
+    asyncio.run(NodeAgent(NodeConfig(challenger=ch.address), ...).run_once())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from poai.challenger.config import ChallengerConfig
+from poai.challenger.server import ChallengerService
+
+
+class BackgroundChallenger:
+    def __init__(self, config: ChallengerConfig, **service_kwargs: Any) -> None:
+        self.config = config
+        self._kwargs = service_kwargs
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="poai-challenger", daemon=True)
+        self.service: ChallengerService | None = None
+
+    def start(self) -> BackgroundChallenger:
+        self._thread.start()
+
+        async def boot() -> ChallengerService:
+            service = ChallengerService(self.config, **self._kwargs)
+            await service.start()
+            return service
+
+        self.service = asyncio.run_coroutine_threadsafe(boot(), self._loop).result()
+        return self
+
+    @property
+    def address(self) -> str:
+        assert self.service is not None
+        return f"{self.config.host}:{self.service.port}"
+
+    def call(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run a coroutine on the challenger's loop (e.g. to read state consistently)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def stop(self, grace_s: float = 1.0) -> None:
+        if self.service is not None:
+            asyncio.run_coroutine_threadsafe(self.service.stop(grace_s), self._loop).result()
+            self.service = None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()
+
+    def __enter__(self) -> BackgroundChallenger:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

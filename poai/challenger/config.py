@@ -1,0 +1,36 @@
+"""Challenger settings (one dataclass, every field with a working default)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ChallengerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50061  # 0: the OS picks (tests)
+    db_path: str = "poai.sqlite"
+    challenger_id: str = ""  # signed into every hello; default: "challenger@<host>:<port>" once bound
+    plan: str = "standard"  # standard | lightweight | no-inference | compute-only | PATH to a JSON plan
+    metrics_port: int | None = 9464  # Prometheus /metrics over HTTP; None: off, 0: any free port
+    metrics_host: str = "127.0.0.1"
+    max_message_bytes: int = 64 << 20  # gRPC send/receive limit per message
+    max_concurrent_sessions: int = 512  # more are refused with RESOURCE_EXHAUSTED
+    hello_timeout_s: float = 10.0
+    ping_timeout_s: float = 5.0
+    pings_per_stage: int = 3
+    session_timeout_s: float = 900.0  # safety net over all stages
+    nonce_ttl_s: float = 30.0
+    verify_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    allowed_nodes_file: str | None = None  # one node id per line (e.g. the subnet's hotkeys); None: anyone
+    inference_model: str | None = None  # reference model for teacher-forced checks (None: SmolLM2 default)
+    deadline_floor_s: float = 10.0  # no stage deadline is shorter (network jitter, small plans)
+    memory_cap_bytes: int | None = 8 << 30  # never ask a node to fill more than this
+    grace_s: float = 5.0  # graceful shutdown: running sessions get this long
+
+    def allowed_nodes(self) -> frozenset[str] | None:
+        if not self.allowed_nodes_file:
+            return None
+        with open(self.allowed_nodes_file) as fh:
+            return frozenset(line.strip() for line in fh if line.strip() and not line.startswith("#"))

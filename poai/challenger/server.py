@@ -1,0 +1,284 @@
+"""The challenger: an asyncio gRPC server that runs PoAI sessions for the nodes that dial in.
+
+    service = ChallengerService(ChallengerConfig(port=0, db_path="poai.sqlite"))
+    await service.start()          # gRPC + health + reflection + /metrics
+    ...                            # service.port, service.metrics_port
+    await service.stop()
+
+Also served: grpc.health.v1 (overall and per service; NOT_SERVING while draining) and server reflection.
+CPU-heavy verification runs in a thread pool (numpy / torch release the GIL) so the event loop stays
+responsive; stores are written from threads too (SQLite blocks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from poai._proto import poai_pb2 as pb
+from poai._proto import poai_pb2_grpc as pbg
+from poai.challenger.config import ChallengerConfig
+from poai.challenger.metrics import ChallengerMetrics
+from poai.challenger.plan import PlanSpec, SessionPlan, make_plan
+from poai.challenger.session import SessionDriver, SessionReport
+from poai.challenger.stream import NodeStream
+from poai.challenges.common import CheckResult
+from poai.identity import NodeClaim, NonceRegistry
+
+log = logging.getLogger("poai.challenger")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Challenger"].full_name
+
+
+class ChallengerService(pbg.ChallengerServicer):
+    def __init__(
+        self, config: ChallengerConfig | None = None, *, store: Any = None, reference: Any = None
+    ) -> None:
+        self.config = config or ChallengerConfig()
+        self.metrics = ChallengerMetrics()
+        self.nonces = NonceRegistry(ttl_s=self.config.nonce_ttl_s)
+        self.plan_spec = PlanSpec.parse(self.config.plan)
+        self.allowed_nodes = self.config.allowed_nodes()
+        self._store = store
+        self._reference = reference  # inference reference model (lazy, see inference_reference())
+        self._pool = ThreadPoolExecutor(self.config.verify_workers, thread_name_prefix="poai-verify")
+        self._io_pool = ThreadPoolExecutor(2, thread_name_prefix="poai-store")
+        self._server: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._active: set[asyncio.Task[Any]] = set()
+        self._finishing: set[asyncio.Future[Any]] = set()
+        self._draining = False
+        self.port: int | None = None
+        self.metrics_port: int | None = None
+        self.challenger_id = self.config.challenger_id
+        self.reports: list[SessionReport] = []  # the last few, for tests and `status`
+        self._keep_reports = 1000
+
+    # ------------------------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._store is None:
+            from poai.store import SQLiteIntegrityStore
+
+            self._store = await loop.run_in_executor(self._io_pool, SQLiteIntegrityStore, self.config.db_path)
+        await loop.run_in_executor(self._io_pool, self._load_reference)
+        opts = [
+            ("grpc.max_send_message_length", self.config.max_message_bytes),
+            ("grpc.max_receive_message_length", self.config.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+            ("grpc.keepalive_time_ms", 60_000),
+            ("grpc.http2.max_pings_without_data", 0),
+        ]
+        server = grpc.aio.server(options=opts, maximum_concurrent_rpcs=None)
+        pbg.add_ChallengerServicer_to_server(self, server)
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        if port == 0:
+            raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
+        self.port = port
+        if not self.challenger_id:
+            self.challenger_id = f"challenger@{self.config.host}:{port}"
+        await server.start()
+        self._server = server
+        await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        if self.config.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+        log.info(
+            "challenger listening",
+            extra={
+                "port": port,
+                "metrics_port": self.metrics_port,
+                "db": self.config.db_path,
+                "challenger_id": self.challenger_id,
+                "plan": self.config.plan,
+            },
+        )
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Drain: report NOT_SERVING, refuse new sessions, give running ones `grace_s`, then close."""
+        grace = self.config.grace_s if grace_s is None else grace_s
+        self._draining = True
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+        # Sessions cancelled by the stop record themselves; wait for their store writes.
+        if self._active:
+            await asyncio.gather(*self._active, return_exceptions=True)
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
+        self.metrics.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._io_pool.shutdown(wait=True)
+        close = getattr(self._store, "close", None)
+        if close is not None:
+            close()
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    @property
+    def store(self) -> Any:
+        return self._store
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._active)
+
+    # ----------------------------------------------------------------------------------------- RPC
+    async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        if self._draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "challenger is shutting down; retry later")
+        if len(self._active) >= self.config.max_concurrent_sessions:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"challenger is at its limit of {self.config.max_concurrent_sessions} sessions; retry later",
+            )
+        task = asyncio.current_task()
+        assert task is not None
+        self._active.add(task)
+        self.metrics.active_sessions.inc()
+        self.metrics.sessions_started.inc()
+        driver = SessionDriver(self, NodeStream(context, self.config.max_message_bytes), context.peer())
+        try:
+            report = await driver.run()
+        except asyncio.CancelledError:
+            # Record the failed session even though the RPC is gone; shield the write from the cancel and
+            # keep a handle so stop() waits for it.
+            finishing = asyncio.ensure_future(self._finish(driver.report, send=None))
+            self._finishing.add(finishing)
+            finishing.add_done_callback(self._finishing.discard)
+            await asyncio.shield(finishing)
+            raise
+        else:
+            await self._finish(report, send=context)
+        finally:
+            self._active.discard(task)
+            self.metrics.active_sessions.dec()
+
+    async def _finish(self, report: SessionReport, send: grpc.aio.ServicerContext | None) -> None:
+        """Score, store, count, log, and tell the node (when the stream is still there)."""
+        loop = asyncio.get_running_loop()
+        try:
+            outcome = await loop.run_in_executor(self._io_pool, self.score_and_store, report)
+        except Exception:  # noqa: BLE001 - a store failure must not crash the server
+            log.exception("could not record session", extra={"session_id": report.session_id})
+            outcome = None
+        if report.completed:
+            self.metrics.sessions_completed.inc()
+        if report.failure_code is not None:
+            self.metrics.sessions_failed.labels(report.failure_code).inc()
+        elif any(not c.passed for c in report.checks):
+            self.metrics.sessions_failed.labels("check_failed").inc()
+        if outcome is not None:
+            self.metrics.session_score.observe(outcome.score)
+        self.reports.append(report)
+        del self.reports[: -self._keep_reports]
+        log.info(
+            "session ended",
+            extra={
+                "session_id": report.session_id,
+                "node_id": report.node_id or report.claimed_node_id,
+                "verified": report.node_id is not None,
+                "peer": report.peer,
+                "failure": report.failure_code,
+                "reason": report.failure_reason,
+                "score": None if outcome is None else outcome.score,
+                "checks": {c.name: c.passed for c in report.checks},
+                "duration_s": round(report.duration_s, 4),
+            },
+        )
+        if send is not None:
+            result = self.result_message(report, outcome)
+            try:
+                await send.write(pb.ChallengerMessage(result=result))
+            except Exception:  # noqa: BLE001 - node already gone: the session is recorded anyway
+                log.debug("could not send the result", extra={"session_id": report.session_id})
+
+    # --------------------------------------------------------------------------------- helpers used
+    def plan_for(self, claim: NodeClaim) -> SessionPlan:
+        return make_plan(
+            self.plan_spec,
+            claim,
+            self.config.memory_cap_bytes,
+            inference_available=self.inference_available(),
+        )
+
+    def inference_available(self) -> bool:
+        return self._reference is not None
+
+    def spec_context(self, name: str, report: SessionReport) -> dict[str, Any]:
+        """Extra inputs some kinds need for a spec (inference: the reference model and the claim)."""
+        if name == "inference":
+            thresholds = None
+            if self.plan_spec.inference_thresholds:
+                from poai.challenges.inference import InferenceThresholds
+
+                thresholds = InferenceThresholds(**dict(self.plan_spec.inference_thresholds))
+            return {"reference": self.inference_reference(), "claim": report.claim, "thresholds": thresholds}
+        return {}
+
+    def inference_reference(self) -> Any:
+        return self._reference
+
+    def _load_reference(self) -> None:
+        """Load the reference model now when the plan has an inference stage (fail at start, not per node)."""
+        from poai.challenger.reference import inference_challenge_installed, load_reference
+
+        if self._reference is not None or "inference" not in self.plan_spec.stages:
+            return
+        if not inference_challenge_installed():
+            log.warning("inference challenge module not installed; sessions run without the inference stage")
+            return
+        self._reference = load_reference(self.config.inference_model)
+
+    def new_rng(self) -> np.random.Generator:
+        """A fresh, OS-seeded generator per challenge (never derived from anything the node knows)."""
+        import secrets
+
+        return np.random.default_rng(secrets.randbits(128))
+
+    async def run_verify(self, kind: Any, state: Any) -> CheckResult:
+        loop = asyncio.get_running_loop()
+        t = time.perf_counter()
+        try:
+            return await loop.run_in_executor(self._pool, kind.verify, state)
+        except Exception as exc:  # noqa: BLE001 - a node answer that crashes the verifier is a failed check
+            log.warning("verifier raised", extra={"kind": kind.name, "error": repr(exc)})
+            return CheckResult(
+                kind.name,
+                False,
+                f"verification rejected the node's answer: {exc!r}"[:500],
+                {},
+                time.perf_counter() - t,
+            )
+
+    # ------------------------------------------------------------------------------ score and store
+    def score_and_store(self, report: SessionReport) -> Any:
+        from poai.challenger.record import score_and_store
+
+        return score_and_store(self._store, report)
+
+    def result_message(self, report: SessionReport, outcome: Any) -> pb.SessionResult:
+        from poai.challenger.record import result_message
+
+        return result_message(report, outcome)

@@ -1,0 +1,16 @@
+"""Proof-of-AI challenges. Each module follows the same commit-then-reveal shape:
+
+    challenger: spec = <mod>.make_spec(budget, rng)
+    node:       work = <mod>.NodeWork(spec, device); commitment = work.run()
+    challenger: request = <mod>.choose_openings(spec, commitment, rng)     # only after the commitment
+    node:       opening = work.open(request)
+    challenger: result = <mod>.verify(spec, commitment, request, opening, ...) -> CheckResult
+
+Modules: compute (TFLOPS), memory (capacity + bandwidth; one extra nonce round), latency (RTT, TTFT,
+inter-token gaps) and inference (output correctness against the reference model). Import the module you
+need; this package does not import them eagerly (inference pulls in the model runtime).
+"""
+
+from poai.challenges.common import Budget, ChallengeError, CheckResult, Claim
+
+__all__ = ["Budget", "ChallengeError", "CheckResult", "Claim"]

@@ -1,0 +1,70 @@
+"""Many node agents at once against one challenger: for load tests, benchmarks and capacity planning.
+
+    outcomes = asyncio.run(run_swarm("127.0.0.1:50061", 200, claim))
+
+Every agent has its own key and gRPC channel (as separate machines would); they share this process's
+event loop and worker threads, so the challenger, not the swarm, should be the bottleneck when the plan
+is lightweight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from poai.identity import NodeClaim, NodeKey
+from poai.node.agent import NodeAgent, NodeConfig, SessionError, SessionOutcome
+from poai.node.solver import Solver
+
+
+@dataclass
+class SwarmResult:
+    outcomes: list[SessionOutcome]
+    errors: list[str]
+    wall_seconds: float
+
+    @property
+    def sessions(self) -> int:
+        return len(self.outcomes)
+
+
+async def run_swarm(
+    challenger: str,
+    n: int,
+    claim: NodeClaim,
+    *,
+    solver_cls: Callable[..., Solver] = Solver,
+    device: str = "cpu",
+    scheme: str = "ed25519",
+    start_spread_s: float = 0.0,
+    session_timeout_s: float = 300.0,
+) -> SwarmResult:
+    """Run `n` concurrent sessions (one per node); `start_spread_s` staggers the dials uniformly."""
+    import time
+
+    keys = [NodeKey.generate(scheme) for _ in range(n)]
+    solvers = [solver_cls(k, claim, device, None) for k in keys]
+    solvers[0].warm_up()  # once per process; the rest find it warm
+
+    async def one(i: int) -> Any:
+        if start_spread_s:
+            await asyncio.sleep(start_spread_s * i / max(1, n))
+        agent = NodeAgent(
+            NodeConfig(challenger=challenger, backends=(), session_timeout_s=session_timeout_s),
+            solver=solvers[i],
+        )
+        try:
+            return await agent.run_once()
+        except SessionError as exc:
+            return exc
+
+    t0 = time.perf_counter()
+    results = await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t0
+    return SwarmResult(
+        outcomes=[r for r in results if isinstance(r, SessionOutcome)],
+        errors=[str(r) for r in results if not isinstance(r, SessionOutcome)],
+        wall_seconds=wall,
+    )

