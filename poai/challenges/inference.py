@@ -142,7 +142,7 @@ class InferenceThresholds:
 
     hard_margin: float = 1.0  # nats: a disagreement where the reference prefers its token by more is "hard"
     max_hard_disagreement: float = 0.05  # fraction of positions (honest llama.cpp: 0.000)
-    min_argmax_agreement: float = 0.7  # honest llama.cpp 0.971; weak on short answers, so lenient
+    min_argmax_agreement: float = 0.5  # honest llama.cpp 0.95-0.97 but 0.83 on one 12-token answer
     max_mean_deviation: float = 0.15  # nats, chosen tokens (honest llama.cpp: 0.042)
     max_top_deviation: float = 0.25  # nats, mean over shared top-k alternatives (honest: 0.079)
     min_eos_agreement: float = 1.0  # EOS chosen (or refused) where the reference clearly disagrees: none
