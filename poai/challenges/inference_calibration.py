@@ -43,8 +43,9 @@ def _noisy(model: Any, frac: float, seed: int = 0) -> Any:
     return m
 
 
-def _fake_quant(model: Any, bits: int, group: int = 32) -> Any:
-    """Asymmetric min-max quantisation of every nn.Linear weight in groups of `group` inputs."""
+def fake_quantise(model: Any, bits: int, group: int = 32) -> Any:
+    """A copy with every nn.Linear weight min-max quantised to `bits` bits per group of `group` inputs: the
+    "much coarser quantisation" cheat (also used by poai.node.adversarial)."""
     import torch
 
     m = copy.deepcopy(model)
@@ -102,8 +103,8 @@ def variants(ref: Any, assets: Any) -> dict[str, tuple[str, Callable[[], Any]]]:
         "torch-fp32": ("honest", torch_with(lambda: copy.deepcopy(ref.model))),
         "onnx-int8": ("cheat", lambda: load_backend("onnx-int8")),
         "torch-dynamic-int8": ("cheat", torch_with(lambda: _dynamic_int8(ref.model))),
-        "fake-q3": ("cheat", torch_with(lambda: _fake_quant(ref.model, 3))),
-        "fake-q2": ("cheat", torch_with(lambda: _fake_quant(ref.model, 2))),
+        "fake-q3": ("cheat", torch_with(lambda: fake_quantise(ref.model, 3))),
+        "fake-q2": ("cheat", torch_with(lambda: fake_quantise(ref.model, 2))),
         "tiny-random": ("cheat", torch_with(lambda: _tiny_random(ref.tokenizer))),
     }
     for frac in (0.01, 0.02, 0.05, 0.1, 0.2):

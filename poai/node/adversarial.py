@@ -329,22 +329,9 @@ def _perturbed(model: Any, tokenizer: Any, frac: float = 0.1) -> Any:
 
 def _requantised(model: Any, tokenizer: Any, bits: int = 2, group: int = 32) -> Any:
     """Every linear weight re-quantised to `bits` bits (min-max per group): a cheaper, worse model."""
-    import copy
+    from poai.challenges.inference_calibration import fake_quantise
 
-    import torch
-
-    m = copy.deepcopy(model)
-    levels = 2**bits - 1
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.Linear) and mod.weight.shape[1] % group == 0:
-                w = mod.weight.data.reshape(-1, group)
-                lo, hi = w.min(dim=1, keepdim=True).values, w.max(dim=1, keepdim=True).values
-                scale = (hi - lo).clamp_min(1e-12) / levels
-                mod.weight.data = (torch.round((w - lo) / scale).clamp(0, levels) * scale + lo).reshape(
-                    mod.weight.shape
-                )
-    return m
+    return fake_quantise(model, bits, group)
 
 
 def _tiny_random(model: Any, tokenizer: Any) -> Any:
