@@ -14,6 +14,7 @@ from pathlib import Path
 
 from poai.challenger import ChallengerConfig
 from poai.challenger.background import BackgroundChallenger
+from poai.identity import NodeKey
 from poai.node import NodeAgent, NodeConfig
 from poai.report import integrity_scores
 
@@ -23,7 +24,7 @@ args = ap.parse_args()
 
 db = Path(tempfile.mkdtemp()) / "poai.sqlite"
 with BackgroundChallenger(ChallengerConfig(port=0, metrics_port=0, db_path=str(db), plan=args.plan)) as ch:
-    outcome = asyncio.run(NodeAgent(NodeConfig(challenger=ch.address, backends=())).run_once())
+    outcome = asyncio.run(NodeAgent(NodeConfig(challenger=ch.address, backends=()), key=NodeKey.generate()).run_once())
 print(f"session {outcome.session_id}: score {outcome.score:.2f} (smoothed {outcome.smoothed_score:.2f})")
 for reason in outcome.reasons:
     print("  -", reason)
