@@ -73,10 +73,7 @@ def run_sessions(ch: BackgroundChallenger, solver: Solver, sessions: int = 1) ->
 
     before = len(ch.service.reports)
     results = _NODE_LOOP.run_until_complete(go())
-    for _ in range(200):  # the challenger records after replying / after the stream died
-        if len(ch.service.reports) >= before + sessions:
-            break
-        time.sleep(0.05)
+    ch.wait_for_reports(before + sessions)
     return results
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 
 import pytest
 
@@ -42,11 +41,7 @@ def _run(ch: BackgroundChallenger, solver: Solver, sessions: int = 1, **node_cfg
 
     before = len(ch.service.reports)
     results = _NODE_LOOP.run_until_complete(go())
-    # the challenger records after it replied, or after the stream died: wait for its reports
-    for _ in range(200):
-        if len(ch.service.reports) >= before + sessions:
-            break
-        time.sleep(0.05)
+    ch.wait_for_reports(before + sessions)
     store = SQLiteIntegrityStore(ch.config.db_path)
     try:
         return results, store.session_history(solver.key.node_id, 10)

@@ -30,7 +30,7 @@ def tiny_adapter(models_tiny_hf_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_assets(models_tiny_hf_dir, tmp_path_factory):
+def tiny_assets(models_tiny_hf_dir):
     return resolve_model(models_tiny_hf_dir)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge_sdk.device.profile import DeviceProfile
 from edge_sdk.device.units import format_bytes
 from edge_sdk.errors import InvalidRequestError
+from edge_sdk.training.recipe import FLOCK_OFF_RECIPE
 
 MIB = 1024**2
 
@@ -83,7 +84,7 @@ class Eligibility(BaseModel):
 
 def training_memory_breakdown(
     model_params: int,
-    lora_rank: int = 16,
+    lora_rank: int = FLOCK_OFF_RECIPE.r,
     seq_len: int = 512,
     dtype_bytes: int = 4,
     *,
@@ -131,7 +132,7 @@ def training_memory_breakdown(
 
 def estimate_training_memory(
     model_params: int,
-    lora_rank: int = 16,
+    lora_rank: int = FLOCK_OFF_RECIPE.r,
     seq_len: int = 512,
     dtype_bytes: int = 4,
     *,

@@ -18,7 +18,7 @@ from edge_sdk.errors import InvalidRequestError
 from edge_sdk.runtime.chat import chat_prompt_ids, completion_prompt_ids
 from edge_sdk.runtime.detokenize import IncrementalDetokenizer
 from edge_sdk.runtime.sampler import TokenSampler
-from edge_sdk.runtime.types import Generation, SamplingParams, StreamChunk, Timings
+from edge_sdk.runtime.types import Generation, SamplingParams, StreamChunk
 
 Prompt = str | Sequence[int]
 Messages = Sequence[Mapping[str, str]]

@@ -42,6 +42,18 @@ class BackgroundChallenger:
         """Run a coroutine on the challenger's loop (e.g. to read state consistently)."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    def wait_for_reports(self, count: int, timeout_s: float = 10.0) -> bool:
+        """Wait until `count` sessions are recorded (the challenger records after replying, or after the
+        stream died, so a node's run_once() can return before its session is stored)."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while self.service is not None and len(self.service.reports) < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def stop(self, grace_s: float = 1.0) -> None:
         if self.service is not None:
             asyncio.run_coroutine_threadsafe(self.service.stop(grace_s), self._loop).result()

@@ -241,15 +241,16 @@ class ChallengerService(pbg.ChallengerServicer):
         return self._reference
 
     def _load_reference(self) -> None:
-        """Load the reference model now when the plan has an inference stage (fail at start, not per node)."""
-        from poai.challenger.reference import inference_challenge_installed, load_reference
+        """Load the reference model now when the plan has an inference stage (fail at start, not per node).
+
+        The verifier runs one teacher-forced forward pass (TorchBackend.teacher_forced_logprobs), so the
+        reference is edge_sdk's PyTorch backend; a missing model or torch raises edge_sdk's own clear errors.
+        """
+        from edge_sdk.runtime import load_backend
 
         if self._reference is not None or "inference" not in self.plan_spec.stages:
             return
-        if not inference_challenge_installed():
-            log.warning("inference challenge module not installed; sessions run without the inference stage")
-            return
-        self._reference = load_reference(self.config.inference_model)
+        self._reference = load_backend("torch", self.config.inference_model)
 
     def new_rng(self) -> np.random.Generator:
         """A fresh, OS-seeded generator per challenge (never derived from anything the node knows)."""
