@@ -160,20 +160,26 @@ class ChallengerService(pbg.ChallengerServicer):
         self.metrics.sessions_started.inc()
         driver = SessionDriver(self, NodeStream(context, self.config.max_message_bytes), context.peer())
         try:
-            report = await driver.run()
-        except asyncio.CancelledError:
-            # Record the failed session even though the RPC is gone; shield the write from the cancel and
-            # keep a handle so stop() waits for it.
-            finishing = asyncio.ensure_future(self._finish(driver.report, send=None))
-            self._finishing.add(finishing)
-            finishing.add_done_callback(self._finishing.discard)
-            await asyncio.shield(finishing)
-            raise
-        else:
-            await self._finish(report, send=context)
+            try:
+                report = await driver.run()
+            except asyncio.CancelledError:
+                # The RPC is gone (node hung up, or the challenger is stopping): record the failed session
+                # anyway, then let the cancel go on.
+                await self._finish_shielded(driver.report, send=None)
+                raise
+            # gRPC may cancel this task right after the stream ended on its own (EOF first, then the peer's
+            # cancel), so the scoring and storing must not be cancellable either.
+            await self._finish_shielded(report, send=context)
         finally:
             self._active.discard(task)
             self.metrics.active_sessions.dec()
+
+    async def _finish_shielded(self, report: SessionReport, send: grpc.aio.ServicerContext | None) -> None:
+        """Run `_finish` in its own task that a cancel of the RPC cannot stop; stop() waits for it."""
+        finishing = asyncio.ensure_future(self._finish(report, send=send))
+        self._finishing.add(finishing)
+        finishing.add_done_callback(self._finishing.discard)
+        await asyncio.shield(finishing)
 
     async def _finish(self, report: SessionReport, send: grpc.aio.ServicerContext | None) -> None:
         """Score, store, count, log, and tell the node (when the stream is still there)."""
