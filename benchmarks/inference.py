@@ -4,7 +4,11 @@ Each engine runs in its own subprocess (so peak RSS is its own), on the same pro
 tokens, same thread count. Prints a table and the cross-backend agreement table, writes
 benchmarks/results/inference.json.
 
-    python benchmarks/inference.py [--max-tokens 96] [--prompts 6] [--threads 2]
+    python benchmarks/inference.py [--max-tokens 96] [--prompts 6] [--threads 2] [--rounds 2]
+
+Engines run in interleaved rounds (A B C .. A B C ..) and each reports its best round, so a burst of other
+load on the machine does not land on one engine only. Also measured: the machine's fp32 weight-streaming
+bandwidth (numpy GEMV over the model's own matrix shapes), which bounds fp32 decode speed for any engine.
 
 Targets (issue 2): our llama.cpp backend within 3% of raw llama-cpp-python decode speed; our ONNX backend at
 least 2x plain transformers decode speed.
@@ -136,28 +140,61 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=6)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--engines", nargs="*", default=list(ENGINES))
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each engine keeps its best")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.prompts, args.max_tokens, args.threads)))
         return
     console = Console()
-    results = {}
-    for engine in args.engines:
-        with console.status(f"benchmarking {engine}..."):
-            proc = subprocess.run([sys.executable, __file__, "--worker", engine, "--max-tokens", str(args.max_tokens),
-                                   "--prompts", str(args.prompts), "--threads", str(args.threads)],
-                                  capture_output=True, text=True)
-        if proc.returncode != 0:
-            console.print(f"[red]{engine} failed[/]\n{proc.stderr[-2000:]}")
-            continue
-        results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
-    _report(console, results, args)
+    results: dict[str, dict] = {}
+    for round_no in range(1, args.rounds + 1):
+        for engine in args.engines:
+            with console.status(f"round {round_no}/{args.rounds}: benchmarking {engine}..."):
+                proc = subprocess.run([sys.executable, __file__, "--worker", engine, "--max-tokens",
+                                       str(args.max_tokens), "--prompts", str(args.prompts), "--threads",
+                                       str(args.threads)], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                console.print(f"[red]{engine} failed[/]\n{proc.stderr[-2000:]}")
+                continue
+            run = json.loads(proc.stdout.strip().splitlines()[-1])
+            best = results.get(engine)
+            rounds = (best or {}).get("decode_tokens_per_s_rounds", []) + [run["decode_tokens_per_s"]]
+            if best is None or run["decode_tokens_per_s"] > best["decode_tokens_per_s"]:
+                best = run
+            best["decode_tokens_per_s_rounds"] = rounds
+            results[engine] = best
+    _report(console, results, args, fp32_ceiling())
 
 
-def _report(console: Console, results: dict, args) -> None:
+def fp32_ceiling(threads: int | None = None) -> dict:
+    """Decode speed no fp32 engine can beat here: weight bytes per token / GEMV streaming bandwidth.
+
+    One decode step reads every weight once. SmolLM2-135M: 30 layers of q,k,v,o + gate,up,down and the
+    576x49152 lm_head. numpy's BLAS GEMV over those shapes (fp32, larger than the caches) gives the rate.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    hidden, inter, kv, vocab, layers = 576, 1536, 192, 49152, 30
+    shapes = [(hidden, hidden), (hidden, kv), (hidden, kv), (hidden, hidden), (hidden, inter), (hidden, inter),
+              (inter, hidden)] * layers + [(hidden, vocab)]
+    mats = [rng.random(s, dtype=np.float32) for s in shapes]
+    vecs = {n: rng.random((1, n), dtype=np.float32) for n in (hidden, inter)}
+    total = sum(m.nbytes for m in mats)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for m in mats:
+            vecs[m.shape[0]] @ m
+        best = min(best, time.perf_counter() - t)
+    return {"weight_bytes_per_token": total, "gemv_gb_per_s": total / best / 1e9,
+            "fp32_decode_tok_s_ceiling": 1.0 / best}
+
+
+def _report(console: Console, results: dict, args, ceiling: dict) -> None:
     table = Table(title=f"decode speed, greedy, {args.prompts} prompts x {args.max_tokens} max tokens, "
-                        f"{args.threads} threads")
+                        f"{args.threads} threads, best of {args.rounds} interleaved rounds")
     for col in ("engine", "decode tok/s", "TTFT ms (median)", "peak RSS MB", "load s", "tokens"):
         table.add_column(col, justify="right" if col != "engine" else "left")
     for name, r in results.items():
@@ -168,9 +205,18 @@ def _report(console: Console, results: dict, args) -> None:
     if "llamacpp" in results and "raw-llama-cpp-python" in results:
         ratio = results["llamacpp"]["decode_tokens_per_s"] / results["raw-llama-cpp-python"]["decode_tokens_per_s"]
         targets["llamacpp_vs_raw_llama_cpp_python"] = {"ratio": ratio, "target": ">= 0.97", "met": ratio >= 0.97}
-    if "onnx" in results and "raw-transformers-generate" in results:
-        ratio = results["onnx"]["decode_tokens_per_s"] / results["raw-transformers-generate"]["decode_tokens_per_s"]
-        targets["onnx_vs_transformers_generate"] = {"ratio": ratio, "target": ">= 2.0", "met": ratio >= 2.0}
+    for onnx in ("onnx", "onnx-int8"):
+        if onnx in results and "raw-transformers-generate" in results:
+            ratio = results[onnx]["decode_tokens_per_s"] / results["raw-transformers-generate"]["decode_tokens_per_s"]
+            key = f"{onnx.replace('-', '_')}_vs_transformers_generate"
+            targets[key] = {"ratio": ratio, "target": ">= 2.0", "met": ratio >= 2.0}
+    if "raw-transformers-generate" in results:
+        ratio = ceiling["fp32_decode_tok_s_ceiling"] / results["raw-transformers-generate"]["decode_tokens_per_s"]
+        targets["fp32_bandwidth_ceiling_vs_transformers_generate"] = {"ratio": ratio, "target": "(bound)",
+                                                                      "met": ratio >= 2.0}
+    console.print(f"fp32 weight streaming here: {ceiling['gemv_gb_per_s']:.1f} GB/s over "
+                  f"{ceiling['weight_bytes_per_token'] / 1e6:.0f} MB per token -> no fp32 engine decodes faster "
+                  f"than {ceiling['fp32_decode_tok_s_ceiling']:.1f} tok/s on this machine")
     t = Table(title="targets")
     for col in ("comparison", "ratio", "target", "met"):
         t.add_column(col)
@@ -194,6 +240,7 @@ def _report(console: Console, results: dict, args) -> None:
     for r in results.values():
         r.pop("agreement_token_ids", None)
     RESULTS.write_text(json.dumps({"settings": vars(args), "engines": results, "targets": targets,
+                                   "fp32_ceiling": ceiling,
                                    "agreement_vs_torch": agreement}, indent=2))
     console.print(f"wrote {RESULTS}")
 

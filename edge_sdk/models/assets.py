@@ -232,7 +232,7 @@ class ModelAssets:
     ) -> Path:
         """An ORTModelForCausalLM-loadable folder (model.onnx with past-key-values, config, tokenizer).
 
-        quantize="int8": onnxruntime dynamic int8 quantisation of the fp32 export. adapter: a PEFT LoRA folder
+        quantize="int8": block-wise int8 weights (onnxruntime MatMulNBits) from the fp32 export. adapter: a PEFT LoRA folder
         merged into the weights before export. Each combination is cached under its own variant directory.
         """
         if quantize not in (None, "int8"):
@@ -254,7 +254,8 @@ class ModelAssets:
         suffix = f"-lora-{digest[:16]}" if digest else ""
         fp32_key = {"kind": "onnx", "source": self._source_key(), "adapter_sha256": digest,
                     "builder": _BUILDER_VERSION,
-                    "libs": _lib_versions("transformers", "optimum", "optimum-onnx", "torch", "onnx", "peft")}
+                    "libs": _lib_versions("transformers", "optimum", "optimum-onnx", "torch", "onnx", "peft",
+                                          "onnxruntime")}
         hf = self.hf_dir(progress)
         adapter_path = Path(adapter).expanduser().resolve() if adapter is not None else None
 
@@ -299,7 +300,7 @@ class ModelAssets:
 
 
 # Bump when a conversion's code changes in a way that makes old caches wrong.
-_BUILDER_VERSION = 1
+_BUILDER_VERSION = 2  # 2: CPU graph optimisation of the fp32 export
 
 
 def _is_quantized(folder: Path) -> bool:

@@ -76,7 +76,7 @@ def load_backend(name: str = "auto", model=None, *, adapter: str | os.PathLike |
     if name == "onnx-int8":
         name, quantize = "onnx", "int8"
     if quantize not in (None, "int8"):
-        raise BackendUnavailableError(f"unknown quantisation {quantize!r}: only 'int8' (ONNX dynamic) is supported")
+        raise BackendUnavailableError(f"unknown quantisation {quantize!r}: only 'int8' (block-wise int8 ONNX weights) is supported")
     assets = model if hasattr(model, "hf_dir") else resolve_model(model)
     if name == "auto":
         name = choose_backend(assets, adapter=adapter).name
