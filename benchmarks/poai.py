@@ -10,8 +10,9 @@ of poai/node/adversarial.py. Results: a rich table on stdout and benchmarks/resu
 Figures:
 1. cost: per challenge, the node's work time (challenger clock, net of RTT) against the challenger's
    verification time; the target is <= 5% for compute and memory. Inference compares one teacher-forced
-   forward pass per prompt with the node's token-by-token decode. Compute is also measured outside the
-   wire at several matrix sizes, because the ratio depends on the size (the claim).
+   forward pass per prompt with the node's token-by-token decode. Compute and memory are also measured
+   outside the wire at several sizes: the verifier's cost is fixed per session, so the ratio falls as the
+   node's work (the claim) grows. Honest sessions claim 256 MiB of memory; the cheats claim 32 MiB.
 2. throughput: sessions per minute that one challenger core sustains on lightweight plans, from the
    challenger process's own CPU time (psutil) while it is pinned to one core, and the wall-clock rate.
 3. detection: each cheat -> score, detected?, the stated reason; and the false-positive rate over honest
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -85,14 +87,14 @@ def stored(ch: BackgroundChallenger, node_id: str) -> list[Any]:
         store.close()
 
 
-def honest_claim(backends: tuple[str, ...] = ()) -> NodeClaim:
+def honest_claim(backends: tuple[str, ...] = (), memory_bytes: int = 32 << 20) -> NodeClaim:
     from poai.node.agent import HONEST_CLAIM_MARGIN
     from poai.node.device import measure_tflops
 
     return NodeClaim(
         "cpu",
         platform.processor() or "cpu",
-        32 << 20,
+        memory_bytes,
         HONEST_CLAIM_MARGIN * measure_tflops("cpu"),
         backends,
         "bench",
@@ -143,6 +145,43 @@ def bench_offline_compute(sizes: list[tuple[int, int, int]]) -> list[dict[str, f
                 "passed": float(res.passed),
             }
         )
+    return rows
+
+
+def bench_offline_memory(sizes_mib: list[int]) -> list[dict[str, float]]:
+    """Node work (fill + nonce pass + openings) vs verification for memory claims of several sizes, in process.
+
+    The verifier's work is fixed (16 openings of 64 KiB blocks), the node's grows with the claimed memory."""
+    from poai.challenges import memory
+    from poai.challenges.common import Budget
+
+    rng = np.random.default_rng()
+    rows = []
+    for mib in sizes_mib:
+        budget = Budget(claimed_memory_bytes=mib << 20, memory_bytes=mib << 20)
+        spec = memory.make_spec(budget, rng)
+        work = memory.NodeWork(spec, "cpu")
+        try:
+            t0 = time.perf_counter()
+            commitment = work.run()
+            fill_s = time.perf_counter() - t0
+            nreq = memory.choose_nonce(spec, commitment, rng)
+            t0 = time.perf_counter()
+            nonce = work.nonce_pass(nreq)
+            nonce_s = time.perf_counter() - t0
+            req = memory.choose_openings(spec, commitment, rng)
+            t0 = time.perf_counter()
+            opening = work.open(req)
+            open_s = time.perf_counter() - t0
+        finally:
+            close = getattr(work, "close", None)
+            if close is not None:
+                close()
+        res = memory.verify(spec, commitment, req, opening, nonce_request=nreq, nonce_commitment=nonce,
+                            timings=memory.MemoryTimings(fill_s, nonce_s, open_s))
+        node_s = fill_s + nonce_s + open_s
+        rows.append({"mib": mib, "node_seconds": node_s, "verify_seconds": res.verify_seconds,
+                     "ratio": res.verify_seconds / node_s, "passed": float(res.passed)})
     return rows
 
 
@@ -441,6 +480,16 @@ def tables(results: dict[str, Any]) -> None:
             f"[{'green' if ok else 'red'}]{m['ratio_median']:.1%}[/]",
             target,
         )
+    for r in results["cost_memory_sizes"]:
+        ok = r["ratio"] <= TARGET_RATIO
+        t.add_row(
+            "memory",
+            f"offline {r['mib']} MiB",
+            f"{r['node_seconds']:.3f}",
+            f"{r['verify_seconds']:.4f}",
+            f"[{'green' if ok else 'red'}]{r['ratio']:.1%}[/]",
+            f"<= {TARGET_RATIO:.0%}",
+        )
     for r in results["cost_compute_sizes"]:
         ok = r["ratio"] <= TARGET_RATIO
         t.add_row(
@@ -520,13 +569,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         console.print("[bold]measuring this machine's honest claim[/]")
-        claim = honest_claim()
-        console.print(f"  claim: {claim.claimed_tflops:.4g} TFLOPS, {claim.memory_bytes >> 20} MiB")
+        claim = honest_claim()  # the cheats' claim: 32 MiB keeps the many cheat sessions short
+        # honest sessions claim 256 MiB, the low end of what an edge device offers (phones have GiBs)
+        honest_c = dataclasses.replace(claim, memory_bytes=256 << 20)
+        console.print(f"  claim: {claim.claimed_tflops:.4g} TFLOPS, {honest_c.memory_bytes >> 20} MiB (honest), "
+                      f"{claim.memory_bytes >> 20} MiB (cheats)")
         console.print(f"[bold]honest sessions[/] ({honest_n}, backends {backends or 'none'})")
-        honest = bench_honest(tmp, honest_n, claim, backends)
+        honest = bench_honest(tmp, honest_n, honest_c, backends)
         console.print("[bold]offline compute sizes[/]")
-        sizes = [(512, 8, 32), (1024, 6, 32)] + ([] if args.quick else [(2048, 2, 64)])
+        # 1024 x 64: the default CPU preset (~2 s here); the smaller ones show the fixed verifier cost
+        sizes = [(512, 8, 32), (1024, 16, 32), (1024, 64, 32)] + ([] if args.quick else [(2048, 6, 64)])
         offline = bench_offline_compute(sizes)
+        console.print("[bold]offline memory sizes[/]")
+        offline_memory = bench_offline_memory([32, 128] + ([] if args.quick else [512]))
         console.print("[bold]throughput[/] (challenger pinned to one core)")
         throughput = bench_throughput(100 if args.quick else 400, 100, tmp)
         console.print("[bold]cheats[/]")
@@ -539,9 +594,11 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "claim": {"tflops": claim.claimed_tflops, "memory_bytes": claim.memory_bytes},
+        "claim": {"tflops": claim.claimed_tflops, "memory_bytes_honest": honest_c.memory_bytes,
+                  "memory_bytes_cheats": claim.memory_bytes},
         "cost_sessions": cost_from_sessions(outcomes),
         "cost_compute_sizes": offline,
+        "cost_memory_sizes": offline_memory,
         "throughput": throughput,
         "detection": detection,
         "detection_rate": sum(r["detected"] for r in detection) / max(1, len(detection)),

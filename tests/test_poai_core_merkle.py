@@ -100,11 +100,11 @@ def test_budget_presets_and_claim_sizing() -> None:
     assert light.compute_n < default.compute_n and light.memory_bytes < default.memory_bytes
     h100 = Budget.from_claim(Claim(device_kind="cuda", gpu_model="H100", memory_bytes=80 << 30, tflops=60.0))
     flops = h100.compute_steps * 2 * h100.compute_n**3
-    # a device that really does 60 TFLOPS needs 1-2 s
-    assert 1.0 <= flops / 60e12 <= 2.5, (h100.compute_n, h100.compute_steps)
+    # a device that really does 60 TFLOPS needs ~2 s
+    assert 1.0 <= flops / 60e12 <= 3.5, (h100.compute_n, h100.compute_steps)
     assert h100.memory_bytes <= 0.9 * (80 << 30)
     cpu = Budget.from_claim(Claim(device_kind="cpu", memory_bytes=1 << 30, tflops=0.05))
-    assert 0.2 <= cpu.compute_steps * 2 * cpu.compute_n**3 / 0.05e12 <= 0.8
+    assert 1.0 <= cpu.compute_steps * 2 * cpu.compute_n**3 / 0.05e12 <= 3.5  # the same ~2 s target
     with pytest.raises(ValueError):
         Claim(device_kind="toaster")
 

@@ -40,9 +40,9 @@ def test_plan_scales_with_the_claim() -> None:
     phone_flops = 2 * phone.compute_steps * phone.compute_n**3
     h100_flops = 2 * h100.compute_steps * h100.compute_n**3
     assert phone.compute_n < h100.compute_n and phone_flops < h100_flops / 100
-    # a device that matches the claim needs about the target time (0.4 s CPU/edge, 1.5 s GPU)
-    assert 0.5 < h100_flops / (H100.claimed_tflops * 1e12) < 3.0
-    assert 0.1 < phone_flops / (PHONE.claimed_tflops * 1e12) < 1.0
+    # a device that matches the claim needs about the target time (2 s on every device)
+    assert 1.0 < h100_flops / (H100.claimed_tflops * 1e12) < 4.0
+    assert 1.0 < phone_flops / (PHONE.claimed_tflops * 1e12) < 4.0
     assert phone.memory_bytes < 1 << 30 and h100.memory_bytes <= 8 << 30  # capped by the challenger
     assert h100.memory_bytes > phone.memory_bytes
 

@@ -1,7 +1,7 @@
 """Which challenges a session runs and how big they are, scaled to the node's claim.
 
 A phone's claim gets small matrices and a small memory fill; an H100 claim gets sizes that keep a real
-H100 busy for ~1.5 s (CORE's `Budget.from_claim`). A node that over-claims therefore receives work sized
+H100 (or any device that matches its claim) busy for ~2 s (`Budget.from_claim`). A node that over-claims therefore receives work sized
 for the device it claims, and either misses the deadline or shows a low measured/claimed ratio.
 
 Plans: "standard" (scaled to the claim), "lightweight" (tiny fixed sizes for tests and load tests),
