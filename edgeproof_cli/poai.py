@@ -94,6 +94,10 @@ def challenger(
     workers: Optional[int] = typer.Option(
         None, "--workers", help="Verification threads (default: CPU count)."
     ),
+    tls_cert: Optional[Path] = typer.Option(
+        None, "--tls-cert", help="PEM certificate: serve TLS (with --tls-key) instead of plaintext."
+    ),
+    tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the challenger: nodes dial in, get challenged, and their integrity scores go to --db."""
@@ -115,6 +119,8 @@ def challenger(
         max_message_bytes=_parse_size(max_message),
         max_concurrent_sessions=max_sessions,
         memory_cap_bytes=_parse_size(memory_cap),
+        tls_cert_file=str(tls_cert) if tls_cert else None,
+        tls_key_file=str(tls_key) if tls_key else None,
     )
     if workers:
         config.verify_workers = workers
@@ -147,6 +153,10 @@ def node(
     interval: float = typer.Option(300.0, "--interval", help="Seconds between sessions."),
     expect_id: Optional[str] = typer.Option(None, "--expect-challenger-id", help="Refuse other challengers."),
     as_json: bool = typer.Option(False, "--json", help="With --once: print the result as JSON."),
+    tls: bool = typer.Option(False, "--tls", help="Dial with TLS, trusting the system's CA roots."),
+    tls_ca: Optional[Path] = typer.Option(
+        None, "--tls-ca", help="PEM CA that signed the challenger's certificate (implies --tls)."
+    ),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the node agent: dial the challenger, answer its challenges, repeat (reconnects with backoff)."""
@@ -169,6 +179,8 @@ def node(
         model=model,
         expected_challenger_id=expect_id,
         interval_s=interval,
+        tls=tls,
+        tls_ca_file=str(tls_ca) if tls_ca else None,
     )
     if not key and not wallet:
         raise EdgeProofError(

@@ -35,6 +35,14 @@ def test_user_errors_are_one_line_messages(tmp_path) -> None:
     assert res.exit_code == 2 and "no integrity database" in res.output
     res = runner.invoke(app, ["node", "--challenger", "127.0.0.1:1"])
     assert res.exit_code == 2 and "needs a key" in res.output
+    res = runner.invoke(app, ["challenger", "--port", "0", "--metrics-port", "-1", "--db", str(tmp_path / "c.sqlite"),
+                              "--tls-cert", str(tmp_path / "nope.pem")])
+    assert res.exit_code == 2 and "both a certificate and its private key" in res.output
+    assert not (tmp_path / "c.sqlite").exists()  # refused before anything was created
+    key = tmp_path / "node.key"
+    assert runner.invoke(app, ["keygen", "--out", str(key)]).exit_code == 0
+    res = runner.invoke(app, ["node", "--key", str(key), "--once", "--tls-ca", str(tmp_path / "ca.pem")])
+    assert res.exit_code == 2 and "cannot read the TLS CA certificate" in res.output
     assert _parse_size("512M") == 512 << 20 and _parse_size("1.5G") == 3 << 29 and _parse_size("100") == 100
 
 

@@ -28,6 +28,8 @@ class ChallengerConfig:
     deadline_floor_s: float = 10.0  # no stage deadline is shorter (network jitter, small plans)
     memory_cap_bytes: int | None = 8 << 30  # never ask a node to fill more than this
     grace_s: float = 5.0  # graceful shutdown: running sessions get this long
+    tls_cert_file: str | None = None  # PEM certificate (chain); with tls_key_file: serve TLS instead of plaintext
+    tls_key_file: str | None = None  # PEM private key of that certificate
 
     def allowed_nodes(self) -> frozenset[str] | None:
         if not self.allowed_nodes_file:

@@ -32,6 +32,7 @@ from poai.challenger.session import SessionDriver, SessionReport
 from poai.challenger.stream import NodeStream
 from poai.challenges.common import CheckResult
 from poai.identity import NodeClaim, NonceRegistry
+from poai.tls import server_credentials
 
 log = logging.getLogger("poai.challenger")
 
@@ -58,6 +59,7 @@ class ChallengerService(pbg.ChallengerServicer):
         self._draining = False
         self.port: int | None = None
         self.metrics_port: int | None = None
+        self.tls = False
         self.challenger_id = self.config.challenger_id
         self.reports: list[SessionReport] = []  # the last few, for tests and `status`
         self._keep_reports = 1000
@@ -65,6 +67,8 @@ class ChallengerService(pbg.ChallengerServicer):
     # ------------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        # bad TLS files fail here, before the store or the reference model are touched
+        credentials = server_credentials(self.config.tls_cert_file, self.config.tls_key_file)
         if self._store is None:
             from poai.store import SQLiteIntegrityStore
 
@@ -84,7 +88,12 @@ class ChallengerService(pbg.ChallengerServicer):
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address = f"{self.config.host}:{self.config.port}"
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+        self.tls = credentials is not None
         if port == 0:
             raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
         self.port = port
@@ -104,6 +113,7 @@ class ChallengerService(pbg.ChallengerServicer):
                 "db": self.config.db_path,
                 "challenger_id": self.challenger_id,
                 "plan": self.config.plan,
+                "tls": self.tls,
             },
         )
 

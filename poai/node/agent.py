@@ -27,6 +27,7 @@ from edge_sdk.errors import EdgeProofError
 from poai._proto import poai_pb2 as pb
 from poai.identity import NodeClaim, NodeKey
 from poai.node.solver import DISCONNECT, Solver
+from poai.tls import channel_credentials
 from poai.wire import to_record
 
 log = logging.getLogger("poai.node")
@@ -62,6 +63,8 @@ class NodeConfig:
     backoff_max_s: float = 60.0
     backoff_multiplier: float = 2.0
     max_sessions: int | None = None  # run(): stop after this many sessions (None: forever)
+    tls: bool = False  # dial with TLS (the challenger serves a certificate)
+    tls_ca_file: str | None = None  # PEM CA that signed the challenger's certificate (None: system roots)
 
 
 @dataclass
@@ -146,6 +149,10 @@ class NodeAgent:
         solver_factory: Callable[[NodeKey, NodeClaim, str, Any], Solver] | None = None,
     ) -> None:
         self.config = config
+        # a bad CA file is a configuration error: raised here, not retried with backoff
+        self._tls_credentials = (
+            channel_credentials(config.tls_ca_file) if (config.tls or config.tls_ca_file) else None
+        )
         self._key = key
         self._claim = claim
         self._solver = solver
@@ -197,19 +204,31 @@ class NodeAgent:
             ("grpc.keepalive_permit_without_calls", 0),
         ]
 
+    def _channel(self) -> grpc.aio.Channel:
+        if self._tls_credentials is not None:
+            return grpc.aio.secure_channel(
+                self.config.challenger, self._tls_credentials, options=self._channel_options()
+            )
+        return grpc.aio.insecure_channel(self.config.challenger, options=self._channel_options())
+
     # -- one session -------------------------------------------------------------------------------
     async def run_once(self) -> SessionOutcome:
         """Dial, run one session to its result, hang up. Raises SessionError when no result came back."""
         solver = await asyncio.to_thread(self._prepare)
         t0 = time.perf_counter()
-        channel = grpc.aio.insecure_channel(self.config.challenger, options=self._channel_options())
+        channel = self._channel()
         try:
             try:
                 await asyncio.wait_for(channel.channel_ready(), self.config.connect_timeout_s)
             except asyncio.TimeoutError:
+                hint = (
+                    "check that it serves TLS with a certificate signed by the CA you trust"
+                    if self._tls_credentials is not None
+                    else "if it serves TLS, dial with --tls (and --tls-ca)"
+                )
                 raise SessionError(
                     f"cannot reach the challenger at {self.config.challenger} "
-                    f"within {self.config.connect_timeout_s:.0f} s"
+                    f"within {self.config.connect_timeout_s:.0f} s ({hint})"
                 ) from None
             session = channel.stream_stream(
                 SESSION_METHOD,
