@@ -6,6 +6,9 @@ benchmarks/results/inference.json.
 
     python benchmarks/inference.py [--max-tokens 96] [--prompts 6] [--threads 2] [--rounds 2]
 
+The llama.cpp target is judged on an A/B run of raw llama-cpp-python and our backend in one process,
+alternating prompt by prompt (a 3% margin is below the noise between separate processes here).
+
 Engines run in interleaved rounds (A B C .. A B C ..) and each reports its best round, so a burst of other
 load on the machine does not land on one engine only. Also measured: the machine's fp32 weight-streaming
 bandwidth (numpy GEMV over the model's own matrix shapes), which bounds fp32 decode speed for any engine.
@@ -56,6 +59,57 @@ def _summarise(runs: list[tuple[float, float, int]]) -> dict:
         "ttft_ms_median": statistics.median(t for t, _, _ in runs) * 1000,
         "generated_tokens": sum(n for _, _, n in runs),
     }
+
+
+def llamacpp_ab(n_prompts: int, max_tokens: int, threads: int, repeats: int = 3) -> dict:
+    """Raw llama-cpp-python and our llamacpp backend in ONE process, alternating prompt by prompt.
+
+    A 3% target is below the run-to-run noise of separate processes on a shared 2-core machine (measured
+    here: +-10% between identical runs); alternating in one process exposes both to the same conditions.
+    Returns decode tok/s per engine and the median of the per-pair ratios (ours / raw).
+    """
+    from llama_cpp import Llama
+
+    from edge_sdk.models import resolve_model
+    from edge_sdk.runtime import SamplingParams, load_backend
+    from edge_sdk.runtime.chat import chat_prompt_ids
+    from edge_sdk.runtime.compare import user_messages
+
+    assets = resolve_model(None)
+    tok = assets.tokenizer()
+    prompts = [chat_prompt_ids(tok, user_messages(p)) for p in SPEED_PROMPTS[:n_prompts]]
+    ours = load_backend("llamacpp", assets, n_threads=threads)
+    raw = Llama(model_path=str(assets.gguf_path), n_ctx=ours.context_length, n_threads=threads, verbose=False)
+
+    def run_raw(ids: list[int]) -> tuple[float, float, int]:
+        raw.reset()
+        start, first, count = time.perf_counter(), 0.0, 0
+        for _ in raw.create_completion(ids, max_tokens=max_tokens, temperature=0.0, stream=True):
+            if count == 0:
+                first = time.perf_counter() - start
+            count += 1
+        return first, time.perf_counter() - start, count
+
+    def run_ours(ids: list[int]) -> tuple[float, float, int]:
+        t = ours.generate(ids, SamplingParams(max_tokens=max_tokens)).timings
+        return t.time_to_first_token_s, t.total_s, t.generated_tokens
+
+    run_raw(prompts[0])
+    run_ours(prompts[0])
+    runs: dict[str, list[tuple[float, float, int]]] = {"raw": [], "ours": []}
+    ratios = []
+    for i in range(repeats * len(prompts)):
+        ids = prompts[i % len(prompts)]
+        pair = {}
+        order = (("raw", run_raw), ("ours", run_ours))
+        for name, fn in order if i % 2 == 0 else order[::-1]:
+            r = fn(ids)
+            runs[name].append(r)
+            pair[name] = _summarise([r])["decode_tokens_per_s"]
+        ratios.append(pair["ours"] / pair["raw"])
+    return {"raw_decode_tokens_per_s": _summarise(runs["raw"])["decode_tokens_per_s"],
+            "ours_decode_tokens_per_s": _summarise(runs["ours"])["decode_tokens_per_s"],
+            "ratio_median": statistics.median(ratios), "pairs": len(ratios)}
 
 
 def worker(engine: str, n_prompts: int, max_tokens: int, threads: int) -> dict:
@@ -143,6 +197,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each engine keeps its best")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker == "llamacpp-ab":
+        print(json.dumps(llamacpp_ab(args.prompts, args.max_tokens, args.threads, args.rounds + 1)))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.prompts, args.max_tokens, args.threads)))
         return
@@ -164,7 +221,18 @@ def main() -> None:
                 best = run
             best["decode_tokens_per_s_rounds"] = rounds
             results[engine] = best
-    _report(console, results, args, fp32_ceiling())
+    ab = None
+    if "llamacpp" in args.engines and "raw-llama-cpp-python" in args.engines:
+        with console.status("llama.cpp A/B: raw and ours alternating in one process..."):
+            proc = subprocess.run([sys.executable, __file__, "--worker", "llamacpp-ab", "--max-tokens",
+                                   str(args.max_tokens), "--prompts", str(args.prompts), "--threads",
+                                   str(args.threads), "--rounds", str(args.rounds)],
+                                  capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            ab = json.loads(proc.stdout.strip().splitlines()[-1])
+        else:
+            console.print(f"[red]llama.cpp A/B failed[/]\n{proc.stderr[-2000:]}")
+    _report(console, results, args, fp32_ceiling(), ab)
 
 
 def fp32_ceiling(threads: int | None = None) -> dict:
@@ -192,7 +260,7 @@ def fp32_ceiling(threads: int | None = None) -> dict:
             "fp32_decode_tok_s_ceiling": 1.0 / best}
 
 
-def _report(console: Console, results: dict, args, ceiling: dict) -> None:
+def _report(console: Console, results: dict, args, ceiling: dict, ab: dict | None) -> None:
     table = Table(title=f"decode speed, greedy, {args.prompts} prompts x {args.max_tokens} max tokens, "
                         f"{args.threads} threads, best of {args.rounds} interleaved rounds")
     for col in ("engine", "decode tok/s", "TTFT ms (median)", "peak RSS MB", "load s", "tokens"):
@@ -202,9 +270,14 @@ def _report(console: Console, results: dict, args, ceiling: dict) -> None:
                       f"{r['peak_rss_mb']:.0f}", f"{r['load_s']:.1f}", str(r["generated_tokens"]))
     console.print(table)
     targets = {}
+    if ab is not None:  # the target is judged on the same-process A/B (see llamacpp_ab)
+        ratio = ab["ratio_median"]
+        targets["llamacpp_vs_raw_llama_cpp_python (A/B, one process)"] = {
+            "ratio": ratio, "target": ">= 0.97", "met": ratio >= 0.97}
     if "llamacpp" in results and "raw-llama-cpp-python" in results:
         ratio = results["llamacpp"]["decode_tokens_per_s"] / results["raw-llama-cpp-python"]["decode_tokens_per_s"]
-        targets["llamacpp_vs_raw_llama_cpp_python"] = {"ratio": ratio, "target": ">= 0.97", "met": ratio >= 0.97}
+        targets["llamacpp_vs_raw_llama_cpp_python (separate processes)"] = {
+            "ratio": ratio, "target": "(noisy)", "met": ratio >= 0.97}
     for onnx in ("onnx", "onnx-int8"):
         if onnx in results and "raw-transformers-generate" in results:
             ratio = results[onnx]["decode_tokens_per_s"] / results["raw-transformers-generate"]["decode_tokens_per_s"]
@@ -240,7 +313,7 @@ def _report(console: Console, results: dict, args, ceiling: dict) -> None:
     for r in results.values():
         r.pop("agreement_token_ids", None)
     RESULTS.write_text(json.dumps({"settings": vars(args), "engines": results, "targets": targets,
-                                   "fp32_ceiling": ceiling,
+                                   "fp32_ceiling": ceiling, "llamacpp_ab": ab,
                                    "agreement_vs_torch": agreement}, indent=2))
     console.print(f"wrote {RESULTS}")
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 class IncrementalDetokenizer:
     def __init__(self, tokenizer) -> None:
         self._tok = tokenizer
+        # The Rust tokenizer behind a fast HF tokenizer decodes the same text without transformers' per-call
+        # Python overhead (~70 us per token here, ~3% of llama.cpp's decode step for a 135M model).
+        self._backend = getattr(tokenizer, "backend_tokenizer", None)
         self._ids: list[int] = []
         self._prefix = 0  # start of the decode window
         self._read = 0  # tokens up to here have been emitted
 
     def _decode(self, ids: list[int]) -> str:
+        if self._backend is not None:
+            return self._backend.decode(ids, skip_special_tokens=True)
         return self._tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
     def push(self, token_id: int) -> str:
