@@ -11,7 +11,8 @@ alternating prompt by prompt (a 3% margin is below the noise between separate pr
 
 Engines run in interleaved rounds (A B C .. A B C ..) and each reports its best round, so a burst of other
 load on the machine does not land on one engine only. Also measured: the machine's fp32 weight-streaming
-bandwidth (numpy GEMV over the model's own matrix shapes), which bounds fp32 decode speed for any engine.
+rate with numpy GEMV over the model's own matrix shapes, an estimate of how fast any fp32 engine can decode
+(ONNX Runtime's pre-packed kernels stream somewhat faster than numpy's BLAS, so it is not a hard bound).
 
 Targets (issue 2): our llama.cpp backend within 3% of raw llama-cpp-python decode speed; our ONNX backend at
 least 2x plain transformers decode speed.
@@ -236,7 +237,7 @@ def main() -> None:
 
 
 def fp32_ceiling(threads: int | None = None) -> dict:
-    """Decode speed no fp32 engine can beat here: weight bytes per token / GEMV streaming bandwidth.
+    """Estimated fp32 decode speed limit here: weight bytes per token / numpy GEMV streaming rate.
 
     One decode step reads every weight once. SmolLM2-135M: 30 layers of q,k,v,o + gate,up,down and the
     576x49152 lm_head. numpy's BLAS GEMV over those shapes (fp32, larger than the caches) gives the rate.
@@ -285,11 +286,11 @@ def _report(console: Console, results: dict, args, ceiling: dict, ab: dict | Non
             targets[key] = {"ratio": ratio, "target": ">= 2.0", "met": ratio >= 2.0}
     if "raw-transformers-generate" in results:
         ratio = ceiling["fp32_decode_tok_s_ceiling"] / results["raw-transformers-generate"]["decode_tokens_per_s"]
-        targets["fp32_bandwidth_ceiling_vs_transformers_generate"] = {"ratio": ratio, "target": "(bound)",
+        targets["fp32_gemv_estimate_vs_transformers_generate"] = {"ratio": ratio, "target": "(estimate)",
                                                                       "met": ratio >= 2.0}
-    console.print(f"fp32 weight streaming here: {ceiling['gemv_gb_per_s']:.1f} GB/s over "
-                  f"{ceiling['weight_bytes_per_token'] / 1e6:.0f} MB per token -> no fp32 engine decodes faster "
-                  f"than {ceiling['fp32_decode_tok_s_ceiling']:.1f} tok/s on this machine")
+    console.print(f"fp32 weight streaming with numpy GEMV here: {ceiling['gemv_gb_per_s']:.1f} GB/s over "
+                  f"{ceiling['weight_bytes_per_token'] / 1e6:.0f} MB per token -> about "
+                  f"{ceiling['fp32_decode_tok_s_ceiling']:.1f} tok/s for an fp32 engine (estimate)")
     t = Table(title="targets")
     for col in ("comparison", "ratio", "target", "met"):
         t.add_column(col)
