@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from typing import Any
 
@@ -29,6 +30,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, separators=(",", ":"))
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at emit time, not the stream bound when it was made (CLI runners and
+    test captures swap stderr and close the old one; a bound handler would then fail on every record)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
 def configure_json_logging(level: int | str = logging.INFO, logger_name: str = "poai") -> None:
     """Send `logger_name` records to stderr as JSON lines (idempotent)."""
     logger = logging.getLogger(logger_name)
@@ -36,7 +53,7 @@ def configure_json_logging(level: int | str = logging.INFO, logger_name: str = "
     for handler in logger.handlers:
         if isinstance(handler.formatter, JsonFormatter):
             return
-    handler = logging.StreamHandler()
+    handler = _CurrentStderrHandler()
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     logger.propagate = False
