@@ -62,6 +62,24 @@ def _summarise(runs: list[tuple[float, float, int]]) -> dict:
     }
 
 
+def _time_raw_llama(llm, ids: list[int], max_tokens: int) -> tuple[float, float, int]:
+    """(ttft_s, total_s, tokens) of raw llama-cpp-python, full prefill as our backend does (no prefix cache)."""
+    llm.reset()
+    start, first, count = time.perf_counter(), 0.0, 0
+    for _ in llm.create_completion(ids, max_tokens=max_tokens, temperature=0.0, stream=True):
+        if count == 0:
+            first = time.perf_counter() - start
+        count += 1
+    return first, time.perf_counter() - start, count
+
+
+def _time_ours(llm, ids: list[int], max_tokens: int) -> tuple[float, float, int]:
+    from edge_sdk.runtime import SamplingParams
+
+    t = llm.generate(ids, SamplingParams(max_tokens=max_tokens)).timings
+    return t.time_to_first_token_s, t.total_s, t.generated_tokens
+
+
 def llamacpp_ab(n_prompts: int, max_tokens: int, threads: int, repeats: int = 3) -> dict:
     """Raw llama-cpp-python and our llamacpp backend in ONE process, alternating prompt by prompt.
 
@@ -72,7 +90,7 @@ def llamacpp_ab(n_prompts: int, max_tokens: int, threads: int, repeats: int = 3)
     from llama_cpp import Llama
 
     from edge_sdk.models import resolve_model
-    from edge_sdk.runtime import SamplingParams, load_backend
+    from edge_sdk.runtime import load_backend
     from edge_sdk.runtime.chat import chat_prompt_ids
     from edge_sdk.runtime.compare import user_messages
 
@@ -83,17 +101,10 @@ def llamacpp_ab(n_prompts: int, max_tokens: int, threads: int, repeats: int = 3)
     raw = Llama(model_path=str(assets.gguf_path), n_ctx=ours.context_length, n_threads=threads, verbose=False)
 
     def run_raw(ids: list[int]) -> tuple[float, float, int]:
-        raw.reset()
-        start, first, count = time.perf_counter(), 0.0, 0
-        for _ in raw.create_completion(ids, max_tokens=max_tokens, temperature=0.0, stream=True):
-            if count == 0:
-                first = time.perf_counter() - start
-            count += 1
-        return first, time.perf_counter() - start, count
+        return _time_raw_llama(raw, ids, max_tokens)
 
     def run_ours(ids: list[int]) -> tuple[float, float, int]:
-        t = ours.generate(ids, SamplingParams(max_tokens=max_tokens)).timings
-        return t.time_to_first_token_s, t.total_s, t.generated_tokens
+        return _time_ours(ours, ids, max_tokens)
 
     run_raw(prompts[0])
     run_ours(prompts[0])
@@ -132,18 +143,8 @@ def worker(engine: str, n_prompts: int, max_tokens: int, threads: int) -> dict:
         llm = Llama(model_path=str(assets.gguf_path), n_ctx=4096, n_threads=threads, verbose=False)
         load_s = time.perf_counter() - t0
 
-        def run(ids, n):
-            llm.reset()  # full prefill every time, as our backend does (no prefix-cache shortcut)
-            start = time.perf_counter()
-            first, count = 0.0, 0
-            for chunk in llm.create_completion(ids, max_tokens=n, temperature=0.0, stream=True):
-                if count == 0:
-                    first = time.perf_counter() - start
-                count += 1
-            return first, time.perf_counter() - start, count
-
-        run(prompts[0], 8)  # warm-up
-        runs = [run(p, max_tokens) for p in prompts]
+        _time_raw_llama(llm, prompts[0], 8)  # warm-up
+        runs = [_time_raw_llama(llm, p, max_tokens) for p in prompts]
     elif engine == "raw-transformers-generate":
         import torch
         from transformers import AutoModelForCausalLM
@@ -180,10 +181,8 @@ def worker(engine: str, n_prompts: int, max_tokens: int, threads: int) -> dict:
     else:
         llm = load_backend(engine, assets, n_threads=threads)
         load_s = time.perf_counter() - t0
-        llm.generate(prompts[0], SamplingParams(max_tokens=8))
-        for p in prompts:
-            g = llm.generate(p, SamplingParams(max_tokens=max_tokens))
-            runs.append((g.timings.time_to_first_token_s, g.timings.total_s, g.timings.generated_tokens))
+        _time_ours(llm, prompts[0], 8)  # warm-up
+        runs = [_time_ours(llm, p, max_tokens) for p in prompts]
         agreement_ids = [llm.generate(p, SamplingParams(max_tokens=8)).token_ids for p in agree_prompts]
     return {"engine": engine, "load_s": load_s, **_summarise(runs), "peak_rss_mb": _peak_rss_mb(),
             "agreement_token_ids": agreement_ids}

@@ -160,26 +160,8 @@ def bench_offline_memory(sizes_mib: list[int]) -> list[dict[str, float]]:
     for mib in sizes_mib:
         budget = Budget(claimed_memory_bytes=mib << 20, memory_bytes=mib << 20)
         spec = memory.make_spec(budget, rng)
-        work = memory.NodeWork(spec, "cpu")
-        try:
-            t0 = time.perf_counter()
-            commitment = work.run()
-            fill_s = time.perf_counter() - t0
-            nreq = memory.choose_nonce(spec, commitment, rng)
-            t0 = time.perf_counter()
-            nonce = work.nonce_pass(nreq)
-            nonce_s = time.perf_counter() - t0
-            req = memory.choose_openings(spec, commitment, rng)
-            t0 = time.perf_counter()
-            opening = work.open(req)
-            open_s = time.perf_counter() - t0
-        finally:
-            close = getattr(work, "close", None)
-            if close is not None:
-                close()
-        res = memory.verify(spec, commitment, req, opening, nonce_request=nreq, nonce_commitment=nonce,
-                            timings=memory.MemoryTimings(fill_s, nonce_s, open_s))
-        node_s = fill_s + nonce_s + open_s
+        res = memory.run_local_session(spec, memory.NodeWork(spec, "cpu"), rng)
+        node_s = res.metrics["node_seconds"]
         rows.append({"mib": mib, "node_seconds": node_s, "verify_seconds": res.verify_seconds,
                      "ratio": res.verify_seconds / node_s, "passed": float(res.passed)})
     return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -20,19 +19,8 @@ def spec_for(rng, *, mib: int = 8, lanes: int = 8, openings: int = 16, **kw) -> 
 
 
 def session(spec, node, rng, *, stale_nonce: bytes | None = None):
-    t = time.perf_counter()
-    c = node.run()
-    fill = time.perf_counter() - t
-    nreq = memory.choose_nonce(spec, c, rng)
-    t = time.perf_counter()
-    nc = node.nonce_pass(memory.NonceRequest(stale_nonce) if stale_nonce else nreq)
-    nonce_s = time.perf_counter() - t
-    req = memory.choose_openings(spec, c, rng)
-    t = time.perf_counter()
-    op = node.open(req)
-    open_s = time.perf_counter() - t
-    timings = memory.MemoryTimings(fill, nonce_s, open_s)
-    return memory.verify(spec, c, req, op, nonce_request=nreq, nonce_commitment=nc, timings=timings)
+    return memory.run_local_session(spec, node, rng,
+                                    node_nonce=memory.NonceRequest(stale_nonce) if stale_nonce else None)
 
 
 def test_chain_definition_and_torch_kernel_match() -> None:

@@ -15,19 +15,15 @@ from typing import Any
 
 log = logging.getLogger("edge_sdk.models")
 
-# Architectures (config.json model_type) whose decoder graph onnxruntime's "gpt2" fusions handle. This is
-# optimum's own table (optimum.onnxruntime.utils.ORTConfigManager); it is read from there when available.
-_FALLBACK_ORT_TYPES = {"llama": "gpt2", "mistral": "gpt2", "qwen2": "gpt2", "gpt2": "gpt2"}
-
 
 def ort_model_type(hf_model_type: str) -> str | None:
-    """The onnxruntime optimizer model type for an architecture, or None when there is no known mapping."""
-    try:
-        from optimum.onnxruntime.utils import ORTConfigManager
+    """optimum's mapping from an architecture to onnxruntime's optimizer model type (None: not supported)."""
+    from optimum.onnxruntime.utils import ORTConfigManager
 
+    try:
         return ORTConfigManager.get_model_ort_type(hf_model_type)
-    except (ImportError, KeyError, ValueError, NotImplementedError):
-        return _FALLBACK_ORT_TYPES.get(hf_model_type)
+    except KeyError:
+        return None
 
 
 def optimize_for_cpu(onnx_file: Path, config: dict[str, Any]) -> dict[str, Any]:
@@ -43,8 +39,8 @@ def optimize_for_cpu(onnx_file: Path, config: dict[str, Any]) -> dict[str, Any]:
     ort_type = ort_model_type(str(config.get("model_type", "")))
     if ort_type is None:
         return {"optimized": False, "reason": f"no onnxruntime optimizer mapping for {config.get('model_type')!r}"}
-    before = _node_count(onnx_file)
-    external = onnx_file.with_name(onnx_file.name + "_data").exists() or onnx_file.stat().st_size > (1 << 31)
+    before = len(onnx.load(str(onnx_file), load_external_data=False).graph.node)
+    external = onnx_file.with_name(onnx_file.name + "_data").exists()  # optimum's name for external weights
     # opt_level=1: basic ORT folding + the python fusions. Level 2+ adds fusions that assume fixed shapes.
     optimized = optimize_model(
         str(onnx_file),
@@ -58,8 +54,8 @@ def optimize_for_cpu(onnx_file: Path, config: dict[str, Any]) -> dict[str, Any]:
     fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
     for stale in onnx_file.parent.glob(onnx_file.name + "*"):
         stale.unlink()
+    after = len(optimized.model.graph.node)
     optimized.save_model_to_file(str(onnx_file), use_external_data_format=external)
-    after = len(onnx.load(str(onnx_file), load_external_data=False).graph.node)
     log.info("optimised ONNX graph: %d -> %d nodes (%s)", before, after, fused)
     return {"optimized": True, "ort_model_type": ort_type, "nodes_before": before, "nodes_after": after,
             "fused": fused}
@@ -73,9 +69,3 @@ def lm_head_nodes(model: Any) -> list[str]:
     for ~10% more decode speed.
     """
     return [node.name for node in model.graph.node if node.name.startswith("/lm_head/")]
-
-
-def _node_count(onnx_file: Path) -> int:
-    import onnx
-
-    return len(onnx.load(str(onnx_file), load_external_data=False).graph.node)
