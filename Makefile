@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/edgeproof demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -36,9 +37,11 @@ bench: $(STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
+	$(BIN)/python scripts/gen_test_vectors.py
 
 proto-check: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py --check
+	$(BIN)/python scripts/gen_test_vectors.py --check
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,22 +1,22 @@
-"""PoAI benchmark: verifier cost vs node work, challenger throughput, cheat detection, honest false positives.
+"""PoAI benchmark on the default `standard` plan: detection against attacks on each guarantee, survival
+statistics against the stated bounds, honest false positives, verifier cost and challenger throughput.
 
-    EDGEPROOF_CACHE_DIR=/work/cache python benchmarks/poai.py            # full run (~10 min on 2 cores)
-    python benchmarks/poai.py --quick --no-inference                     # smoke run
+    python benchmarks/poai.py                     # full run (~25 min on 2 cores)
+    python benchmarks/poai.py --quick             # smoke run (fewer sessions and draws)
 
-Everything runs for real on this machine over gRPC on 127.0.0.1: a challenger (in a thread, or pinned to one
-core as its own process for the throughput figure), node agents with the honest and the cheating strategies
-of poai/node/adversarial.py. Results: a rich table on stdout and benchmarks/results/poai.json.
+Everything runs for real on this machine over gRPC on 127.0.0.1, on the shipped defaults (the `standard`
+plan sized from each claim, default ChallengerConfig; the only change is the rate limit, off because one
+benchmark node runs more sessions than a real node would in an hour). Results: rich tables on stdout and
+benchmarks/results/poai.json.
 
-Figures:
-1. cost: per challenge, the node's work time (challenger clock, net of RTT) against the challenger's
-   verification time; the target is <= 5% for compute and memory. Inference compares one teacher-forced
-   forward pass per prompt with the node's token-by-token decode. Compute and memory are also measured
-   outside the wire at several sizes: the verifier's cost is fixed per session, so the ratio falls as the
-   node's work (the claim) grows. Honest sessions claim 256 MiB of memory; the cheats claim 32 MiB.
-2. throughput: sessions per minute that one challenger core sustains on lightweight plans, from the
-   challenger process's own CPU time (psutil) while it is pinned to one core, and the wall-clock rate.
-3. detection: each cheat -> score, detected?, the stated reason; and the false-positive rate over honest
-   sessions of the full plan (both inference backends when installed).
+1. honest: >= 50 sessions of the full plan (compute, memory, inference), alternating the llama.cpp and
+   torch node backends, against a challenger process pinned to one core; the node is pinned to the other
+   core and claims what it measures there. Gives the false-positive count, the verifier's cost per
+   challenge as a fraction of the node's work, and sessions per minute per challenger core (the
+   challenger process's CPU seconds per session, from psutil).
+2. survival: each bound measured on the verifier itself: one cheating commitment, many fresh opening
+   draws, each verified in full; measured survival beside the stated bound.
+3. detection: one end-to-end session per attack against an in-process challenger on the standard plan.
 """
 
 from __future__ import annotations
@@ -38,30 +38,32 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from poai import kinds  # noqa: E402
 from poai.challenger import ChallengerConfig  # noqa: E402
 from poai.challenger.background import BackgroundChallenger  # noqa: E402
 from poai.identity import NodeClaim, NodeKey  # noqa: E402
 from poai.node import NodeAgent, NodeConfig, SessionError, Solver  # noqa: E402
 from poai.node import adversarial as adv  # noqa: E402
+from poai.node import adversarial_protocol as advp  # noqa: E402
+from poai.node.local import run_local_sessions  # noqa: E402
 from poai.store import SQLiteIntegrityStore  # noqa: E402
 
-# One event loop for every node session of the benchmark: grpc.aio keeps per-loop state, and a fresh
-# asyncio.run() per session leaves callbacks aimed at closed loops.
+# One event loop for every node session: grpc.aio keeps per-loop state.
 _NODE_LOOP = asyncio.new_event_loop()
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 170)
 TARGET_RATIO = 0.05
 
 
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def run_sessions(ch: BackgroundChallenger, solver: Solver, sessions: int = 1) -> list[Any]:
+def run_sessions(address: str, solver: Solver, sessions: int = 1) -> list[Any]:
     agent = NodeAgent(
-        NodeConfig(challenger=ch.address, backends=(), max_message_bytes=256 << 20), solver=solver
+        NodeConfig(challenger=address, backends=(), max_message_bytes=256 << 20, connect_timeout_s=10.0),
+        solver=solver,
     )
 
     async def go() -> list[Any]:
@@ -73,101 +75,118 @@ def run_sessions(ch: BackgroundChallenger, solver: Solver, sessions: int = 1) ->
                 out.append(exc)
         return out
 
-    before = len(ch.service.reports)
-    results = _NODE_LOOP.run_until_complete(go())
-    ch.wait_for_reports(before + sessions)
-    return results
+    return _NODE_LOOP.run_until_complete(go())
 
 
-def stored(ch: BackgroundChallenger, node_id: str) -> list[Any]:
-    store = SQLiteIntegrityStore(ch.config.db_path)
-    try:
-        return store.session_history(node_id, 10)
-    finally:
-        store.close()
-
-
-def honest_claim(backends: tuple[str, ...] = (), memory_bytes: int = 32 << 20) -> NodeClaim:
+def measured_claim(memory_bytes: int, backends: tuple[str, ...] = ()) -> NodeClaim:
+    """What the node agent claims by default on this machine now (its own measurements, x0.8)."""
     from poai.node.agent import HONEST_CLAIM_MARGIN
-    from poai.node.device import measure_tflops
+    from poai.node.device import measure_memory_bandwidth_gbs, measure_tflops
 
     return NodeClaim(
         "cpu",
         platform.processor() or "cpu",
         memory_bytes,
-        HONEST_CLAIM_MARGIN * measure_tflops("cpu"),
+        round(HONEST_CLAIM_MARGIN * measure_tflops("cpu"), 6),
         backends,
         "bench",
+        memory_bandwidth_gbs=round(HONEST_CLAIM_MARGIN * measure_memory_bandwidth_gbs("cpu", memory_bytes), 4),
     )
 
 
-def inference_plan(tmp: Path) -> str:
-    plan = tmp / "plan_full.json"
-    plan.write_text(
-        json.dumps(
-            {
-                "budget": "standard",
-                "stages": ["compute", "memory", "inference"],
-                "overrides": {"inference_prompts": 3, "inference_max_tokens": 32},
-            }
-        )
+def engines_for(backend: str) -> Any:
+    from poai.node.inference import InferenceEngines
+
+    return InferenceEngines((backend,), None, "cpu")
+
+
+def _pin(cores: set[int]) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+
+
+# ------------------------------------------------------------------------------------------ 1. honest
+
+
+def bench_honest(tmp: Path, n: int, backends: list[str], memory_bytes: int) -> dict[str, Any]:
+    """Honest sessions of the full standard plan against a challenger process pinned to one core."""
+    import psutil
+    import torch
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    challenger_core, node_cores = cores[0], set(cores[1:] or cores)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1")
+    db = tmp / "honest.sqlite"
+    cmd = [sys.executable, "-m", "edgeproof_cli.poai", "challenger", "--port", "0", "--metrics-port",
+           "-1", "--db", str(db), "--log-level", "warning", "--workers", "1", "--rate-limit", "0"]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+        preexec_fn=(lambda: _pin({challenger_core})) if hasattr(os, "sched_setaffinity") else None,
     )
-    return str(plan)
-
-
-# ------------------------------------------------------------------------------------------ 1. cost
-
-
-def bench_offline_compute(sizes: list[tuple[int, int, int]]) -> list[dict[str, float]]:
-    from poai.challenges import compute
-    from poai.challenges.common import Budget
-
-    rng = np.random.default_rng()
-    rows = []
-    for n, steps, tile in sizes:
-        budget = Budget(compute_n=n, compute_steps=steps, compute_tile_rows=tile, compute_tile_cols=tile)
-        spec = compute.make_spec(budget, rng)
-        work = compute.NodeWork(spec, "cpu")
+    assert proc.stdout is not None
+    ready = json.loads(proc.stdout.readline())
+    address = f"127.0.0.1:{ready['port']}"
+    old_affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    old_threads = torch.get_num_threads()
+    _pin(node_cores)
+    torch.set_num_threads(len(node_cores))
+    outcomes: list[Any] = []
+    labels: list[str] = []
+    try:
+        claim = measured_claim(memory_bytes, tuple(backends))
+        console.print(f"  node claim (pinned to {len(node_cores)} core): {claim.claimed_tflops:.4g} TOPS, "
+                      f"{claim.memory_bytes >> 20} MiB at {claim.memory_bandwidth_gbs:.3g} GB/s")
+        solvers = []
+        for b in backends:
+            c = dataclasses.replace(claim, backends=(b,))
+            s = Solver(NodeKey.generate(), c, "cpu", engines_for(b))
+            s.warm_up()
+            solvers.append((b, s))
+        ch_proc = psutil.Process(proc.pid)
+        cpu0 = sum(ch_proc.cpu_times()[:2])
         t0 = time.perf_counter()
-        commitment = work.run()
-        node_s = time.perf_counter() - t0
-        req = compute.choose_openings(spec, commitment, rng)
-        res = compute.verify(spec, commitment, req, work.open(req), node_seconds=node_s)
-        rows.append(
-            {
-                "n": n,
-                "steps": steps,
-                "tile": tile,
-                "node_seconds": node_s,
-                "verify_seconds": res.verify_seconds,
-                "ratio": res.verify_seconds / node_s,
-                "tflops": res.metrics.get("tflops", 0.0),
-                "passed": float(res.passed),
-            }
-        )
-    return rows
+        for i in range(n):
+            label, solver = solvers[i % len(solvers)]
+            (o,) = run_sessions(address, solver)
+            outcomes.append(o)
+            labels.append(label)
+            if isinstance(o, SessionError) or not o.ok:
+                console.print(f"  [red]honest session {i} ({label}) not ok:[/] "
+                              f"{o if isinstance(o, SessionError) else o.reasons}")
+        wall = time.perf_counter() - t0
+        time.sleep(0.5)  # the last session's store write
+        cpu = sum(ch_proc.cpu_times()[:2]) - cpu0
+    finally:
+        if old_affinity is not None:
+            _pin(old_affinity)
+        torch.set_num_threads(old_threads)
+        proc.terminate()
+        proc.wait(timeout=60)
+    bad = [(lbl, o) for lbl, o in zip(labels, outcomes) if isinstance(o, SessionError) or not o.ok]
+    scores: dict[str, list[float]] = {}
+    for lbl, o in zip(labels, outcomes):
+        scores.setdefault(lbl, []).append(0.0 if isinstance(o, SessionError) else o.score)
+    with SQLiteIntegrityStore(db) as store:
+        recorded = sum(x.sessions for x in store.list_scores())
+    return {
+        "sessions": n,
+        "recorded": recorded,
+        "false_positives": len(bad),
+        "false_positive_reasons": [str(o) if isinstance(o, SessionError) else o.reasons for _, o in bad],
+        "score_min_per_backend": {k: min(v) for k, v in scores.items()},
+        "score_mean_per_backend": {k: statistics.fmean(v) for k, v in scores.items()},
+        "claim": {"matmul_tops": claim.claimed_tflops, "memory_bytes": claim.memory_bytes,
+                  "memory_bandwidth_gbs": claim.memory_bandwidth_gbs},
+        "wall_seconds": wall,
+        "challenger_cpu_seconds": cpu,
+        "challenger_cpu_seconds_per_session": cpu / max(1, n),
+        "sessions_per_minute_per_core": 60.0 * n / cpu if cpu > 0 else 0.0,
+        "cost": cost_per_challenge(outcomes),
+    }
 
 
-def bench_offline_memory(sizes_mib: list[int]) -> list[dict[str, float]]:
-    """Node work (fill + nonce pass + openings) vs verification for memory claims of several sizes, in process.
-
-    The verifier's work is fixed (16 openings of 64 KiB blocks), the node's grows with the claimed memory."""
-    from poai.challenges import memory
-    from poai.challenges.common import Budget
-
-    rng = np.random.default_rng()
-    rows = []
-    for mib in sizes_mib:
-        budget = Budget(claimed_memory_bytes=mib << 20, memory_bytes=mib << 20)
-        spec = memory.make_spec(budget, rng)
-        res = memory.run_local_session(spec, memory.NodeWork(spec, "cpu"), rng)
-        node_s = res.metrics["node_seconds"]
-        rows.append({"mib": mib, "node_seconds": node_s, "verify_seconds": res.verify_seconds,
-                     "ratio": res.verify_seconds / node_s, "passed": float(res.passed)})
-    return rows
-
-
-def cost_from_sessions(outcomes: list[Any]) -> dict[str, dict[str, float]]:
+def cost_per_challenge(outcomes: list[Any]) -> dict[str, dict[str, float]]:
     by: dict[str, list[tuple[float, float]]] = {}
     for o in outcomes:
         if isinstance(o, SessionError):
@@ -176,417 +195,271 @@ def cost_from_sessions(outcomes: list[Any]) -> dict[str, dict[str, float]]:
             m = c["metrics"]
             if c["name"] in ("compute", "memory", "inference") and m.get("node_seconds", 0) > 0:
                 by.setdefault(c["name"], []).append((m["node_seconds"], m["verify_seconds"]))
-    out = {}
-    for name, pairs in by.items():
-        node = [p[0] for p in pairs]
-        ver = [p[1] for p in pairs]
-        out[name] = {
+    return {
+        name: {
             "sessions": float(len(pairs)),
-            "node_seconds_median": statistics.median(node),
-            "verify_seconds_median": statistics.median(ver),
+            "node_seconds_median": statistics.median(p[0] for p in pairs),
+            "verify_seconds_median": statistics.median(p[1] for p in pairs),
             "ratio_median": statistics.median(v / n for n, v in pairs),
             "ratio_max": max(v / n for n, v in pairs),
         }
-    return out
-
-
-# ------------------------------------------------------------------------------------ 2. throughput
-
-
-def bench_throughput(sessions: int, concurrency: int, tmp: Path) -> dict[str, float]:
-    """Challenger process pinned to core 0, node swarm pinned to the other cores."""
-    import psutil
-
-    from poai.challenger.probe import HealthProbe
-    from poai.node.swarm import run_swarm
-
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
-    challenger_core, node_cores = cores[0], (cores[1:] or cores)
-    db = tmp / "throughput.sqlite"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edgeproof_cli.poai",
-            "challenger",
-            "--port",
-            "0",
-            "--metrics-port",
-            "-1",
-            "--db",
-            str(db),
-            "--plan",
-            "lightweight:compute,memory",
-            "--log-level",
-            "warning",
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        preexec_fn=(lambda: os.sched_setaffinity(0, {challenger_core}))
-        if hasattr(os, "sched_setaffinity")
-        else None,
-    )
-    assert proc.stdout is not None
-    ready = json.loads(proc.stdout.readline())
-    address = f"127.0.0.1:{ready['port']}"
-    own = psutil.Process()
-    old_affinity = own.cpu_affinity() if hasattr(own, "cpu_affinity") else None
-    if old_affinity is not None:
-        own.cpu_affinity(node_cores)
-    claim = NodeClaim("cpu", "swarm", 1 << 20, 0.001, (), "bench")
-    try:
-        ch_proc = psutil.Process(proc.pid)
-        cpu0 = sum(ch_proc.cpu_times()[:2])
-        done = 0
-        ok = 0
-        t0 = time.perf_counter()
-        with HealthProbe(address, interval_s=0.05) as probe:
-            while done < sessions:
-                n = min(concurrency, sessions - done)
-                res = _NODE_LOOP.run_until_complete(run_swarm(address, n, claim, start_spread_s=0.2))
-                done += n
-                ok += sum(o.ok for o in res.outcomes)
-        wall = time.perf_counter() - t0
-        cpu = sum(ch_proc.cpu_times()[:2]) - cpu0
-    finally:
-        if old_affinity is not None:
-            own.cpu_affinity(old_affinity)
-        proc.terminate()
-        proc.wait(timeout=30)
-    store = SQLiteIntegrityStore(db)
-    recorded = sum(n.sessions for n in store.list_scores())
-    store.close()
-    return {
-        "sessions": float(sessions),
-        "recorded": float(recorded),
-        "passed": float(ok),
-        "wall_seconds": wall,
-        "challenger_cpu_seconds": cpu,
-        "sessions_per_minute_wall": 60.0 * sessions / wall,
-        "sessions_per_minute_per_core": 60.0 * sessions / cpu if cpu > 0 else 0.0,
-        "concurrency": float(concurrency),
-        **{f"health_{k}": v for k, v in probe.stats.summary().items()},
+        for name, pairs in by.items()
     }
 
 
-# ------------------------------------------------------------------------------------- 3. detection
-
-CAP = 0.5  # a "capped" score: at most half of an honest node's
+# ---------------------------------------------------------------------------------------- 2. survival
 
 
-def verdict(results: list[Any], history: list[Any]) -> dict[str, Any]:
-    """Detected: the last session scored 0, or was capped at <= CAP, with a reason."""
-    last = results[-1]
-    if isinstance(last, SessionError):
-        rec = history[0] if history else None
-        score = rec.score if rec else 0.0
-        reason = rec.reasons[0] if rec else f"node side: {last}"
-    else:
-        score = last.score
-        reason = "; ".join(r for r in last.reasons if r != "all checks passed") or "all checks passed"
-    return {
-        "score": score,
-        "detected": bool(score <= CAP and reason != "all checks passed"),
-        "reason": reason,
-    }
+def _draws(spec: Any, work: Any, commitment: Any, draws: int) -> int:
+    from poai.challenges import compute
+
+    passed = 0
+    for _ in range(draws):
+        req = compute.choose_openings(spec, commitment)  # fresh OS entropy each draw
+        passed += compute.verify(spec, commitment, req, work.open(req)).passed
+    return passed
 
 
-def bench_detection(tmp: Path, claim: NodeClaim, with_inference: bool) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    light = ChallengerConfig(
-        port=0,
-        metrics_port=None,
-        db_path=str(tmp / "det_light.sqlite"),
-        plan="lightweight:compute,memory",
-        deadline_floor_s=5.0,
-        max_message_bytes=4 << 20,
-    )
-    scaled = ChallengerConfig(
-        port=0,
-        metrics_port=None,
-        db_path=str(tmp / "det_scaled.sqlite"),
-        plan="standard:compute,memory",
-        deadline_floor_s=10.0,
-    )
-    relay_plan = tmp / "relay.json"
-    relay_plan.write_text(
-        json.dumps({"budget": "lightweight", "stages": ["compute"], "overrides": {"max_rtt_s": 0.15}})
-    )
-    relay = ChallengerConfig(
-        port=0,
-        metrics_port=None,
-        db_path=str(tmp / "det_relay.sqlite"),
-        plan=str(relay_plan),
-        pings_per_stage=2,
-    )
+def bench_survival_compute(claim: NodeClaim, draws: int) -> list[dict[str, Any]]:
+    """One cheating commitment per attack on the standard plan's compute spec for `claim`; `draws` fresh
+    opening draws, each verified in full by `compute.verify`."""
+    from poai.challenges import compute
+    from poai.challenges.common import Budget
 
-    class Overclaim(adv.OverclaimTflops):
-        factor = 50.0
-
-    class Big(adv.OversizedOpening):
-        pad_bytes = 8 << 20
-
-    class Relay(adv.RelayNode):
-        delay_s = 0.3
-
-    groups: list[tuple[ChallengerConfig, list[tuple[str, type, NodeClaim]]]] = [
-        (
-            scaled,
-            [
-                ("overclaim-tflops", Overclaim, claim),
-                ("overclaim-memory", adv.OverclaimMemory, claim),
-                ("regenerate-memory", adv.RegenerateMemory, claim),
-            ],
-        ),
-        (
-            light,
-            [
-                (name, a.solver, claim)
-                for name, a in adv.ADVERSARIES.items()
-                if name not in ("overclaim-tflops", "overclaim-memory", "regenerate-memory", "relay")
-                and "inference" not in a.stages
-            ]
-            + [("oversized", Big, claim)],
-        ),
-        (relay, [("relay", Relay, claim)]),
+    spec = compute.make_spec(Budget.from_claim(claim.to_core()))
+    rows = []
+    attacks = [
+        ("compute: zero work", adv.zero_work(spec), 0.0),
+        (f"compute: stop at step {spec.steps} of {spec.steps}", adv.stop_at_step_work(spec, stop_at=spec.steps),
+         (spec.steps - 1) / spec.steps),
+        ("compute: 90% of the rows", adv.partial_work(spec, fraction=0.9, by="rows"),
+         int(spec.n * 0.9) // spec.tile_rows * spec.tile_rows / spec.n),
+        ("compute: 7/8 of the columns", adv.partial_work(spec, fraction=0.875, by="columns"), 0.875),
+        ("compute: lazy (commit, then compute the opened)", adv.lazy_after_commit_work(spec), 0.0),
     ]
-    if with_inference:
-        groups.append(
-            (
-                ChallengerConfig(
-                    port=0,
-                    metrics_port=None,
-                    db_path=str(tmp / "det_inf.sqlite"),
-                    plan=inference_plan(tmp),
-                    deadline_floor_s=10.0,
-                ),
-                [(name, a.solver, claim) for name, a in adv.ADVERSARIES.items() if "inference" in a.stages],
-            )
-        )
-    for cfg, cheats in groups:
-        with BackgroundChallenger(cfg) as ch:
-            seen = set()
-            for name, cls, c in cheats:
-                if name in seen:
-                    continue
-                seen.add(name)
-                sessions = adv.ADVERSARIES[name].sessions if name in adv.ADVERSARIES else 1
-                solver = cls(NodeKey.generate(), c, "cpu", None)
-                t0 = time.perf_counter()
-                results = run_sessions(ch, solver, sessions)
-                row = {
-                    "cheat": name,
-                    "description": adv.ADVERSARIES[name].description,
-                    "plan": cfg.plan if not cfg.plan.endswith(".json") else Path(cfg.plan).stem,
-                    "seconds": time.perf_counter() - t0,
-                    **verdict(results, stored(ch, solver.key.node_id)),
-                }
-                rows.append(row)
-                console.print(
-                    f"  {name:20s} score {row['score']:.3f} detected={row['detected']}  {row['reason'][:100]}"
-                )
+    for name, work, w in attacks:
+        t0 = time.perf_counter()
+        c = work.run()
+        survived = _draws(spec, work, c, draws)
+        rows.append({"attack": name, "spec": f"n={spec.n} K={spec.steps} m={spec.openings}", "draws": draws,
+                     "survived": survived, "rate": survived / draws, "work_fraction": w,
+                     "bound": compute.survival_bound(w, spec.openings), "seconds": time.perf_counter() - t0})
+        console.print(f"  {name:48s} {survived}/{draws} survived, bound {rows[-1]['bound']:.3g}")
     return rows
 
 
-def bench_honest(tmp: Path, n: int, claim: NodeClaim, backends: list[str]) -> dict[str, Any]:
-    from poai.node.inference import InferenceEngines
+def bench_survival_memory(claim: NodeClaim, draws: int) -> list[dict[str, Any]]:
+    """Block dropping at 5/10/25% without regeneration, on the standard plan's memory spec for `claim`:
+    one fill and nonce pass, then `draws` fresh opening draws, each checked in full."""
+    from poai.challenges import memory
+    from poai.challenges.common import Budget
 
-    plan = inference_plan(tmp) if backends else "standard:compute,memory"
-    cfg = ChallengerConfig(
-        port=0, metrics_port=None, db_path=str(tmp / "honest.sqlite"), plan=plan, deadline_floor_s=10.0
-    )
-    outcomes: list[Any] = []
-    per_backend: dict[str, list[float]] = {}
+    spec = memory.make_spec(Budget.from_claim(claim.to_core()))
+    rows = []
+    for frac in (0.05, 0.10, 0.25):
+        t0 = time.perf_counter()
+        work = adv.memory_cheat_work(spec, drop_fraction=frac, regenerate_in_pass=False)
+        c = work.run()
+        nreq = memory.choose_nonce(spec, c)
+        nc = work.nonce_pass(nreq)
+        survived = 0
+        for _ in range(draws):
+            req = memory.choose_openings(spec, c)
+            problems = memory.check_openings(spec, c, req, work.open(req), nonce_request=nreq, nonce_commitment=nc)
+            survived += all(p is None for p in problems)
+        bound = (1 - frac) ** spec.openings
+        rows.append({"attack": f"memory: drop {frac:.0%} of blocks", "spec": f"{spec.total_bytes >> 20} MiB "
+                     f"m={spec.openings}", "draws": draws, "survived": survived, "rate": survived / draws,
+                     "work_fraction": 1 - frac, "bound": bound, "seconds": time.perf_counter() - t0})
+        console.print(f"  {rows[-1]['attack']:48s} {survived}/{draws} survived, bound {bound:.3g}")
+    return rows
+
+
+# --------------------------------------------------------------------------------------- 3. detection
+
+
+@dataclasses.dataclass
+class Attack:
+    name: str
+    solver: type[Solver]
+    expect: str  # "strike" | "zero" | "bounded" (timing: measured work >= 90% of wall) | "refused" | "no_strike"
+    what: str
+    sessions: int = 1
+    claim: NodeClaim | None = None
+
+
+def attacks(claim: NodeClaim) -> list[Attack]:
+    out = [Attack(n, a.solver, "strike", a.description, a.sessions) for n, a in adv.ADVERSARIES.items()
+           if n not in ("relay", "bad-signature", "wrong-key", "replay-hello", "disconnect", "oversized")]
+    for i, a in enumerate(out):
+        if a.name == "overclaim-tflops":
+            out[i] = dataclasses.replace(a, expect="zero")  # times out (no strike) or measured far below
+    out += [
+        Attack("bad-signature", adv.BadSignature, "refused", "corrupted hello signature"),
+        Attack("wrong-key", adv.WrongKey, "refused", "signs with another key"),
+        Attack("replay-hello", adv.ReplayHello, "refused", "re-sends an old signed hello", 2),
+        Attack("disconnect", adv.DisconnectMidChallenge, "zero", "hangs up mid-challenge"),
+        Attack("delay-pongs", advp.DelayPongs, "strike", "delays every pong by 0.5 s"),
+        Attack("delay-pongs-near-work", advp.DelayPongsAroundWork, "bounded",
+               "answers the first pings, delays the rest by 0.5 s"),
+        Attack("delay-all-but-commit", advp.DelayAllButCommitments, "bounded",
+               "delays pongs and openings by 0.5 s, never commitments"),
+        Attack("relay-300ms", _Relay300, "bounded", "relays every message to a remote device, 0.3 s RTT"),
+        Attack("refuse-opening", advp.RefuseOpening, "strike", "commits, then refuses to open"),
+        Attack("partial-during-compute", advp.PartialDuringCompute, "strike", "streams a partial into compute"),
+        Attack("tiny-claim", Solver, "refused", "claims 1 MiB and 0.001 TOPS",
+               claim=dataclasses.replace(claim, memory_bytes=1 << 20, claimed_tflops=0.001)),
+    ]
+    return out
+
+
+class _Relay300(adv.RelayNode):
+    delay_s = 0.3
+
+
+def judge(attack: Attack, results: list[Any], history: list[Any]) -> tuple[bool, str]:
+    last = results[-1]
+    rec = history[0] if history else None
+    reasons = (rec.reasons if rec else ()) or (getattr(last, "reasons", None) or [str(last)])
+    reason = "; ".join(r for r in reasons if r != "all checks passed")[:200] or "all checks passed"
+    if attack.expect == "refused":
+        return (not history or len(history) < attack.sessions) and not getattr(last, "ok", False), reason
+    if attack.expect == "strike":
+        return bool(rec and rec.strike), reason
+    if attack.expect == "zero":
+        return bool(rec is not None and rec.score == 0.0), reason
+    if attack.expect == "bounded":  # caught outright, or its measured work is at least 90% of the wall
+        if rec is None:
+            return False, reason
+        if rec.strike:
+            return True, reason
+        m = next((c.metrics for c in rec.checks if c.name == "compute"), {})
+        wall, net = m.get("wall_seconds", 0.0), m.get("node_seconds", 0.0)
+        ok = wall > 0 and net >= 0.9 * wall - 1e-9
+        return ok, f"measured work {net:.3f} s of {wall:.3f} s wall ({wall / max(net, 1e-9):.3f}x inflation " \
+                   f"at most); score {rec.score:.2f}; {reason}"
+    return False, reason
+
+
+def bench_detection(tmp: Path, claim: NodeClaim, backend: str | None) -> list[dict[str, Any]]:
+    cfg = ChallengerConfig(port=0, metrics_port=None, db_path=str(tmp / "detection.sqlite"), plan="standard",
+                           rate_limit_sessions=0)
+    rows = []
     with BackgroundChallenger(cfg) as ch:
-        solvers = []
-        for b in backends or [""]:
-            c = NodeClaim(
-                claim.device_kind,
-                claim.device_model,
-                claim.memory_bytes,
-                claim.claimed_tflops,
-                (b,) if b else (),
-                "bench",
-            )
-            engines = InferenceEngines((b,), None, "cpu") if b else None
-            s = Solver(NodeKey.generate(), c, "cpu", engines)
-            s.warm_up()
-            solvers.append((b or "none", s))
-        for i in range(n):
-            label, solver = solvers[i % len(solvers)]
-            (o,) = run_sessions(ch, solver, 1)
-            outcomes.append(o)
-            score = 0.0 if isinstance(o, SessionError) else o.score
-            per_backend.setdefault(label, []).append(score)
-            if isinstance(o, SessionError) or not o.ok:
-                console.print(
-                    f"  [red]honest session {i} ({label}) not ok:[/] "
-                    f"{o if isinstance(o, SessionError) else o.reasons}"
-                )
-    bad = [o for o in outcomes if isinstance(o, SessionError) or not o.ok]
-    scores = [0.0 if isinstance(o, SessionError) else o.score for o in outcomes]
-    return {
-        "sessions": n,
-        "false_positives": len(bad),
-        "false_positive_rate": len(bad) / max(1, n),
-        "score_min": min(scores),
-        "score_mean": statistics.fmean(scores),
-        "per_backend_min": {k: min(v) for k, v in per_backend.items()},
-        "plan": "full (compute, memory, inference)" if backends else "standard:compute,memory",
-        "false_positive_reasons": [str(o) if isinstance(o, SessionError) else o.reasons for o in bad],
-        "_outcomes": outcomes,
-    }
+        for a in attacks(claim):
+            c = a.claim or claim
+            inference = None
+            if backend and not issubclass(a.solver, adv._SwappedModel):
+                inference = engines_for(backend)
+                c = dataclasses.replace(c, backends=(backend,))
+            solver = a.solver(NodeKey.generate(), c, "cpu", inference)
+            t0 = time.perf_counter()
+            results, history = run_local_sessions(ch, solver, a.sessions)
+            caught, reason = judge(a, results, history)
+            rows.append({"attack": a.name, "what": a.what, "expect": a.expect, "sessions": a.sessions,
+                         "caught": caught, "score": history[0].score if history else 0.0,
+                         "status": history[0].status if history else "refused", "reason": reason,
+                         "seconds": time.perf_counter() - t0})
+            console.print(f"  {a.name:24s} caught={caught} {reason[:110]}")
+        # a verifier fault must not strike: the compute verifier raises for one honest session
+        solver = Solver(NodeKey.generate(), dataclasses.replace(claim, backends=(backend,) if backend else ()),
+                        "cpu", engines_for(backend) if backend else None)
+        kind_cls = type(kinds.get("compute"))
+        original = kind_cls.verify
+
+        def boom(self: Any, state: Any) -> Any:
+            raise MemoryError("simulated: the verifier ran out of memory")
+
+        kind_cls.verify = boom
+        try:
+            rec = run_local_sessions(ch, solver)[1][0]
+        finally:
+            kind_cls.verify = original
+        rows.append({"attack": "verifier-fault", "what": "the challenger's verifier raises (not the node)",
+                     "expect": "no_strike", "sessions": 1, "caught": not rec.strike
+                     and rec.status == "challenger_fault", "score": rec.score, "status": rec.status,
+                     "reason": "; ".join(rec.reasons)[:200], "seconds": 0.0})
+    return rows
 
 
 # ------------------------------------------------------------------------------------------ output
 
 
 def tables(results: dict[str, Any]) -> None:
-    t = Table(title="1. verifier cost vs node work (challenger clock)")
-    for col in ("challenge", "where", "node s", "verify s", "ratio", "target"):
-        t.add_column(col)
-    for name, m in results["cost_sessions"].items():
-        target = f"<= {TARGET_RATIO:.0%}" if name in ("compute", "memory") else "1 fwd pass < decode"
-        ok = m["ratio_median"] <= TARGET_RATIO if name in ("compute", "memory") else m["ratio_median"] < 1
-        t.add_row(
-            name,
-            f"wire, {m['sessions']:.0f} sessions",
-            f"{m['node_seconds_median']:.3f}",
-            f"{m['verify_seconds_median']:.4f}",
-            f"[{'green' if ok else 'red'}]{m['ratio_median']:.1%}[/]",
-            target,
-        )
-    for r in results["cost_memory_sizes"]:
-        ok = r["ratio"] <= TARGET_RATIO
-        t.add_row(
-            "memory",
-            f"offline {r['mib']} MiB",
-            f"{r['node_seconds']:.3f}",
-            f"{r['verify_seconds']:.4f}",
-            f"[{'green' if ok else 'red'}]{r['ratio']:.1%}[/]",
-            f"<= {TARGET_RATIO:.0%}",
-        )
-    for r in results["cost_compute_sizes"]:
-        ok = r["ratio"] <= TARGET_RATIO
-        t.add_row(
-            "compute",
-            f"offline n={r['n']} x{r['steps']} tile {r['tile']}",
-            f"{r['node_seconds']:.3f}",
-            f"{r['verify_seconds']:.4f}",
-            f"[{'green' if ok else 'red'}]{r['ratio']:.1%}[/]",
-            f"<= {TARGET_RATIO:.0%}",
-        )
-    console.print(t)
-    tp = results["throughput"]
-    t = Table(
-        title="2. challenger throughput (lightweight plan: compute + memory; one challenger core). "
-        "'passed' < sessions: the simulated nodes share the other core and some miss the memory time bounds"
-    )
-    for col in (
-        "sessions",
-        "recorded",
-        "passed",
-        "wall s",
-        "challenger CPU s",
-        "sessions/min/core",
-        "sessions/min wall",
-        "health p50 ms",
-        "health p99 ms",
-        "health failures",
-    ):
-        t.add_column(col)
-    t.add_row(
-        *(f"{tp[k]:.0f}" for k in ("sessions", "recorded", "passed")),
-        f"{tp['wall_seconds']:.1f}",
-        f"{tp['challenger_cpu_seconds']:.1f}",
-        f"{tp['sessions_per_minute_per_core']:.0f}",
-        f"{tp['sessions_per_minute_wall']:.0f}",
-        f"{tp.get('health_p50_ms', 0):.1f}",
-        f"{tp.get('health_p99_ms', 0):.1f}",
-        f"{tp.get('health_failures', 0):.0f}",
-    )
-    console.print(t)
-    t = Table(title="3. cheat detection", show_lines=False)
-    for col in ("cheat", "what it does", "plan", "score", "detected", "stated reason"):
+    t = Table(title="detection on the standard plan (one end-to-end session per attack)")
+    for col in ("attack", "what it does", "expected", "status", "score", "caught", "stated reason"):
         t.add_column(col, overflow="fold")
     for r in results["detection"]:
-        t.add_row(
-            r["cheat"],
-            r["description"],
-            r["plan"],
-            f"{r['score']:.3f}",
-            "[green]yes[/]" if r["detected"] else "[red]NO[/]",
-            r["reason"][:160],
-        )
+        t.add_row(r["attack"], r["what"], r["expect"], r["status"], f"{r['score']:.3f}",
+                  "[green]yes[/]" if r["caught"] else "[red]NO[/]", r["reason"][:150])
+    console.print(t)
+    t = Table(title="survival on the verifier (one cheating commitment, fresh opening draws, full verify)")
+    for col in ("attack", "spec", "work done", "draws", "survived", "measured", "stated bound", "within"):
+        t.add_column(col)
+    for r in results["survival"]:
+        within = r["rate"] <= r["bound"] + 5 * (max(r["bound"] * (1 - r["bound"]), 1 / r["draws"]) / r["draws"]) ** 0.5
+        t.add_row(r["attack"], r["spec"], f"{r['work_fraction']:.3f}", str(r["draws"]), str(r["survived"]),
+                  f"{r['rate']:.4f}", f"{r['bound']:.3g}", "[green]yes[/]" if within else "[red]NO[/]")
     console.print(t)
     h = results["honest"]
+    if h:
+        t = Table(title=f"honest: {h['sessions']} sessions of the full standard plan; verifier cost per challenge")
+        for col in ("challenge", "sessions", "node s (median)", "verify s (median)", "ratio median", "ratio max",
+                    "target"):
+            t.add_column(col)
+        for name, m in h["cost"].items():
+            ok = m["ratio_median"] <= TARGET_RATIO
+            t.add_row(name, f"{m['sessions']:.0f}", f"{m['node_seconds_median']:.3f}",
+                      f"{m['verify_seconds_median']:.4f}", f"[{'green' if ok else 'red'}]{m['ratio_median']:.1%}[/]",
+                      f"{m['ratio_max']:.1%}", f"<= {TARGET_RATIO:.0%}")
+        console.print(t)
+        console.print(
+            f"honest: {h['false_positives']} false positives in {h['sessions']} sessions ({h['recorded']} recorded); "
+            f"min score per backend {h['score_min_per_backend']}; challenger CPU "
+            f"{h['challenger_cpu_seconds_per_session']:.3f} s/session -> "
+            f"{h['sessions_per_minute_per_core']:.0f} sessions/min per challenger core on the default plan"
+        )
     d = results["detection"]
-    console.print(
-        f"detection: {sum(r['detected'] for r in d)}/{len(d)} cheats caught; honest: {h['false_positives']} "
-        f"false positives in {h['sessions']} sessions ({h['plan']}), min score {h['score_min']:.3f}, "
-        f"per backend min {h['per_backend_min']}"
-    )
+    console.print(f"detection: {sum(r['caught'] for r in d)}/{len(d)} attacks caught or bounded")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer sessions (smoke run)")
-    parser.add_argument("--no-inference", action="store_true", help="skip everything that loads the model")
-    parser.add_argument("--honest", type=int, default=20, help="honest sessions for the false-positive rate")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer sessions and draws (smoke run)")
+    parser.add_argument("--honest", type=int, default=50, help="honest sessions of the full plan")
+    parser.add_argument("--draws", type=int, default=1000, help="opening draws per survival statistic")
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: honest,survival,detection")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "poai.json"))
     args = parser.parse_args(argv)
     from edge_sdk.runtime import available_backends
 
-    backends = [] if args.no_inference else [b for b in ("llamacpp", "torch") if b in available_backends()]
-    honest_n = 4 if args.quick else max(20, args.honest)
+    skip = {s for s in args.skip.split(",") if s}
+    backends = [b for b in ("llamacpp", "torch") if b in available_backends()]
+    honest_n = 4 if args.quick else max(50, args.honest)
+    draws = 100 if args.quick else args.draws
     t_start = time.perf_counter()
+    results: dict[str, Any] = {"honest": {}, "survival": [], "detection": []}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        console.print("[bold]measuring this machine's honest claim[/]")
-        claim = honest_claim()  # the cheats' claim: 32 MiB keeps the many cheat sessions short
-        # honest sessions claim 256 MiB, the low end of what an edge device offers (phones have GiBs)
-        honest_c = dataclasses.replace(claim, memory_bytes=256 << 20)
-        console.print(f"  claim: {claim.claimed_tflops:.4g} TFLOPS, {honest_c.memory_bytes >> 20} MiB (honest), "
-                      f"{claim.memory_bytes >> 20} MiB (cheats)")
-        console.print(f"[bold]honest sessions[/] ({honest_n}, backends {backends or 'none'})")
-        honest = bench_honest(tmp, honest_n, honest_c, backends)
-        console.print("[bold]offline compute sizes[/]")
-        # 1024 x 64: the default CPU preset (~2 s here); the smaller ones show the fixed verifier cost
-        sizes = [(512, 8, 32), (1024, 16, 32), (1024, 64, 32)] + ([] if args.quick else [(2048, 6, 64)])
-        offline = bench_offline_compute(sizes)
-        console.print("[bold]offline memory sizes[/]")
-        offline_memory = bench_offline_memory([32, 128] + ([] if args.quick else [512]))
-        console.print("[bold]throughput[/] (challenger pinned to one core)")
-        throughput = bench_throughput(100 if args.quick else 400, 100, tmp)
-        console.print("[bold]cheats[/]")
-        detection = bench_detection(tmp, claim, with_inference=bool(backends))
-    outcomes = honest.pop("_outcomes")
-    results = {
+        if "honest" not in skip:
+            console.print(f"[bold]honest sessions[/] ({honest_n}, backends {backends})")
+            results["honest"] = bench_honest(tmp, honest_n, backends, 256 << 20)
+        console.print("[bold]the attacks' claim[/] (measured now, both cores)")
+        claim = measured_claim(64 << 20)
+        console.print(f"  {claim.claimed_tflops:.4g} TOPS, {claim.memory_bytes >> 20} MiB at "
+                      f"{claim.memory_bandwidth_gbs:.3g} GB/s")
+        if "survival" not in skip:
+            console.print(f"[bold]survival[/] ({draws} draws per attack)")
+            results["survival"] = bench_survival_compute(claim, draws) + bench_survival_memory(
+                dataclasses.replace(claim, memory_bytes=256 << 20), draws)
+        if "detection" not in skip:
+            console.print("[bold]detection[/]")
+            results["detection"] = bench_detection(tmp, claim, backends[0] if backends else None)
+    results.update({
         "generated_at": time.time(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "claim": {"tflops": claim.claimed_tflops, "memory_bytes_honest": honest_c.memory_bytes,
-                  "memory_bytes_cheats": claim.memory_bytes},
-        "cost_sessions": cost_from_sessions(outcomes),
-        "cost_compute_sizes": offline,
-        "cost_memory_sizes": offline_memory,
-        "throughput": throughput,
-        "detection": detection,
-        "detection_rate": sum(r["detected"] for r in detection) / max(1, len(detection)),
-        "honest": honest,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "wall_seconds": time.perf_counter() - t_start,
-    }
+    })
     tables(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

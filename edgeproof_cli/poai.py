@@ -98,6 +98,10 @@ def challenger(
         None, "--tls-cert", help="PEM certificate: serve TLS (with --tls-key) instead of plaintext."
     ),
     tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
+    rate_limit: int = typer.Option(
+        60, "--rate-limit", help="Sessions per node id per --rate-window (shared through --db; 0: off)."
+    ),
+    rate_window: float = typer.Option(3600.0, "--rate-window", help="Rate-limit window in seconds."),
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the challenger: nodes dial in, get challenged, and their integrity scores go to --db."""
@@ -121,6 +125,8 @@ def challenger(
         memory_cap_bytes=_parse_size(memory_cap),
         tls_cert_file=str(tls_cert) if tls_cert else None,
         tls_key_file=str(tls_key) if tls_key else None,
+        rate_limit_sessions=rate_limit,
+        rate_limit_window_s=rate_window,
     )
     if workers:
         config.verify_workers = workers
@@ -140,9 +146,14 @@ def node(
     wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cuda or cpu."),
     tflops: Optional[float] = typer.Option(
-        None, "--tflops", help="Claimed FP32 TFLOPS (default: measured now)."
+        None,
+        "--tflops",
+        help="Claimed matmul TOPS: 8-bit integer operands, exact accumulation (default: measured now).",
     ),
     memory: Optional[str] = typer.Option(None, "--memory", help="Memory offered, e.g. 4G (default: <= 1G)."),
+    memory_bandwidth: Optional[float] = typer.Option(
+        None, "--memory-bandwidth", help="Claimed memory-challenge bandwidth, GB/s (default: measured now)."
+    ),
     backend: Optional[list[str]] = typer.Option(
         None,
         "--backend",
@@ -175,6 +186,7 @@ def node(
         device=device,
         claim_tflops=tflops,
         claim_memory_bytes=_parse_size(memory) if memory else None,
+        claim_memory_bandwidth_gbs=memory_bandwidth,
         backends=backends,
         model=model,
         expected_challenger_id=expect_id,

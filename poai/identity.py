@@ -1,9 +1,20 @@
 """Node keys, the signed hello, and the challenger's checks on it.
 
-A node proves who it is by signing, with its key, the challenger's fresh nonce together with its claim and
-the challenger's id. Binding all three means: a captured hello cannot be replayed (the nonce is single use
-and expires), cannot be relayed to another challenger (its id is signed), and the claim cannot be altered
-in flight (its canonical bytes are signed).
+A node proves who it is by signing, with its key, the challenger's fresh nonce together with its claim,
+its own identity and the challenger's id. Binding them all means: a captured hello cannot be replayed (the
+nonce is single use and expires), cannot be relayed to another challenger (its id is signed; the node also
+refuses to sign for a challenger id it does not expect), and the claim cannot be altered in flight.
+
+What is signed is `hello_bytes(...)`: a byte layout any language reproduces (proto/PROTOCOL.md, "Canonical
+hello bytes"; vectors in proto/test_vectors.json), never protobuf serialisation or JSON:
+
+    "edgeproof-poai-hello/v2"                       23 ASCII bytes, no length prefix
+    lp(nonce) lp(challenger_id) lp(scheme) lp(public_key) lp(node_id)
+    claim: lp(device_kind) lp(device_model) u64(memory_bytes) f64(claimed_matmul_tops)
+           f64(memory_bandwidth_gbs) u32(len(backends)) lp(backend)... lp(agent_version)
+
+lp(x) = u32(len(x)) || x; strings are UTF-8; u32/u64 are unsigned big-endian; f64 is the IEEE-754 binary64
+bit pattern, big-endian.
 
 Two key kinds:
 - sr25519, the Bittensor hotkey (bittensor's wallet / `bittensor.sp_core.Keypair`); node id = ss58 address.
@@ -17,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import stat
@@ -32,7 +44,7 @@ from edge_sdk.errors import EdgeProofError
 
 Scheme = Literal["sr25519", "ed25519"]
 SCHEMES: tuple[str, ...] = ("sr25519", "ed25519")
-HELLO_DOMAIN = b"edgeproof-poai-hello/v1"
+HELLO_DOMAIN = b"edgeproof-poai-hello/v2"
 KEY_FILE_VERSION = 1
 NONCE_BYTES = 32
 
@@ -63,20 +75,49 @@ class NodeClaim:
     device_kind: str  # one of poai.challenges.common.DEVICE_KINDS: "cpu", "cuda", "mps", "edge"
     device_model: str  # GPU model or CPU brand
     memory_bytes: int  # memory offered for the memory challenge
-    claimed_tflops: float  # fp32 dense matmul throughput claimed
+    claimed_tflops: float  # exact small-integer matmul throughput claimed, 10^12 ops/s (see compute.py)
     backends: tuple[str, ...] = ()  # inference backends it can run ("llama.cpp", "torch", ...)
     agent_version: str = ""
+    # Bandwidth of the memory challenge's nonce pass, GB/s (self-measured; 0: none claimed). Last in Python so
+    # positional NodeClaim(kind, model, memory, tops, backends, version) calls keep working; on the wire and
+    # in the signed bytes it comes right after claimed_tflops (proto/PROTOCOL.md).
+    memory_bandwidth_gbs: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.backends, str):
+            raise TypeError("NodeClaim.backends is a tuple of names, not a string")
         object.__setattr__(self, "backends", tuple(self.backends))
 
     def canonical_bytes(self) -> bytes:
-        """Deterministic bytes to sign: sorted-key compact JSON (floats via repr, exact for IEEE doubles)."""
+        """The claim's part of the canonical hello bytes (module docstring, PROTOCOL.md).
+
+        Raises ValueError for values that have no canonical form (an integer outside u64, a NaN or infinite
+        float, a backend list longer than 2^32): such a claim cannot be signed or verified.
+        """
+        memory = int(self.memory_bytes)
+        if not 0 <= memory < 2**64:
+            raise ValueError(f"memory_bytes {memory} does not fit an unsigned 64-bit integer")
+        floats = (float(self.claimed_tflops), float(self.memory_bandwidth_gbs))
+        if not all(math.isfinite(x) for x in floats):
+            raise ValueError("claimed_tflops and memory_bandwidth_gbs must be finite")
+        return b"".join(
+            (
+                _lp_str(self.device_kind),
+                _lp_str(self.device_model),
+                struct.pack(">Q", memory),
+                struct.pack(">d", floats[0]),
+                struct.pack(">d", floats[1]),
+                struct.pack(">I", len(self.backends)),
+                *(_lp_str(b) for b in self.backends),
+                _lp_str(self.agent_version),
+            )
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict of the claim, for logs and reports (not what is signed)."""
         d = asdict(self)
         d["backends"] = list(self.backends)
-        d["memory_bytes"] = int(self.memory_bytes)
-        d["claimed_tflops"] = float(self.claimed_tflops)
-        return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+        return d
 
     def problems(self) -> list[str]:
         """Values no real device has (checked before any work is planned)."""
@@ -91,8 +132,13 @@ class NodeClaim:
             out.append(f"memory_bytes must be in (0, 1 PiB], got {self.memory_bytes}")
         if not (0.0 < self.claimed_tflops <= 1.0e4) or self.claimed_tflops != self.claimed_tflops:
             out.append(f"claimed_tflops must be in (0, 10000], got {self.claimed_tflops}")
-        if len(self.backends) > 16 or any((not b) or len(b) > 32 for b in self.backends):
+        bandwidth = self.memory_bandwidth_gbs
+        if not (0.0 <= bandwidth <= 1.0e5) or bandwidth != bandwidth:
+            out.append(f"memory_bandwidth_gbs must be in [0, 100000], got {bandwidth}")
+        if len(self.backends) > 16 or any((not b) or len(b.encode()) > 32 for b in self.backends):
             out.append("backends must be at most 16 short non-empty names")
+        if len(self.agent_version.encode()) > 128:
+            out.append("agent_version is longer than 128 bytes")
         return out
 
     def to_core(self) -> Any:
@@ -104,13 +150,43 @@ class NodeClaim:
             gpu_model=self.device_model,
             memory_bytes=int(self.memory_bytes),
             tflops=float(self.claimed_tflops),
+            memory_bandwidth_gbs=float(self.memory_bandwidth_gbs),
         )
 
 
-def hello_payload(nonce: bytes, claim: NodeClaim, challenger_id: str) -> bytes:
-    """domain || len-prefixed nonce || len-prefixed claim bytes || len-prefixed challenger id."""
-    parts = [nonce, claim.canonical_bytes(), challenger_id.encode()]
-    return HELLO_DOMAIN + b"".join(struct.pack(">I", len(p)) + p for p in parts)
+def _lp(data: bytes) -> bytes:
+    """u32 big-endian length, then the bytes."""
+    if len(data) >= 2**32:
+        raise ValueError("a length-prefixed field must be shorter than 2^32 bytes")
+    return struct.pack(">I", len(data)) + data
+
+
+def _lp_str(text: str) -> bytes:
+    return _lp(text.encode("utf-8"))
+
+
+def hello_bytes(
+    *, nonce: bytes, challenger_id: str, scheme: str, public_key: bytes, node_id: str, claim: NodeClaim
+) -> bytes:
+    """The canonical bytes a hello signs (module docstring; proto/PROTOCOL.md "Canonical hello bytes")."""
+    return b"".join(
+        (
+            HELLO_DOMAIN,
+            _lp(bytes(nonce)),
+            _lp_str(challenger_id),
+            _lp_str(scheme),
+            _lp(bytes(public_key)),
+            _lp_str(node_id),
+            claim.canonical_bytes(),
+        )
+    )
+
+
+def default_challenger_id(address: str) -> str:
+    """The challenger id for `address` ("HOST:PORT"): what a challenger without a configured id calls
+    itself, and what a node expects by default from the address it dials (so a hello signed for one
+    address is useless at another)."""
+    return f"challenger@{address}"
 
 
 # ---------------------------------------------------------------------------------------------- keys
@@ -253,8 +329,19 @@ class NodeKey:
             raise KeyFileError("this is a public key only; it cannot sign")
         return bytes(self._signer.sign(message))
 
+    def hello_bytes(self, nonce: bytes, claim: NodeClaim, challenger_id: str) -> bytes:
+        """The canonical hello bytes with this key's identity."""
+        return hello_bytes(
+            nonce=nonce,
+            challenger_id=challenger_id,
+            scheme=self.scheme,
+            public_key=self.public_key,
+            node_id=self.node_id,
+            claim=claim,
+        )
+
     def sign_hello(self, nonce: bytes, claim: NodeClaim, challenger_id: str) -> bytes:
-        return self.sign(hello_payload(nonce, claim, challenger_id))
+        return self.sign(self.hello_bytes(nonce, claim, challenger_id))
 
     @property
     def fingerprint(self) -> str:
@@ -386,7 +473,18 @@ def verify_hello(
         raise HelloRejected(
             "identity_mismatch", f"node id {node_id!r} does not belong to the public key sent"
         )
-    if not verify_signature(scheme, public_key, hello_payload(nonce, claim, challenger_id), signature):
+    try:
+        signed = hello_bytes(
+            nonce=nonce,
+            challenger_id=challenger_id,
+            scheme=scheme,
+            public_key=public_key,
+            node_id=node_id,
+            claim=claim,
+        )
+    except (ValueError, UnicodeError) as exc:
+        raise HelloRejected("malformed_claim", f"claim has no canonical form: {exc}") from None
+    if not verify_signature(scheme, public_key, signed, signature):
         raise HelloRejected("bad_signature", "hello signature does not verify against the claimed public key")
     if allowed_node_ids is not None and node_id not in allowed_node_ids:
         raise HelloRejected(

@@ -16,6 +16,7 @@ what it receives against the one type it expects at that step.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,6 +81,9 @@ class _Base:
     needs_backend = False
     module_name = ""
     payload_types: tuple[type, ...] = ()
+    # True: the kind's figure is a throughput over seconds of work (compute), so the RTT the session
+    # subtracts from its time is capped at a fraction of the wall time (see poai/challenger/session.py).
+    caps_rtt_subtraction = False
 
     @property
     def module(self) -> Any:
@@ -107,8 +111,17 @@ class _Base:
 
 
 class ComputeKind(_Base):
+    """K independent seeded matmuls -> Merkle root; one round of tile openings; each opened tile checked
+    against the seed and the verifier's secret columns (poai/challenges/compute.py states the bound).
+
+    Every secret choice comes from OS entropy inside poai.challenges.compute: the seed, the opened leaves
+    and the checked columns. The session's `rng` is deliberately not used, so no generator whose output the
+    node sees (the seed) can ever also pick what is checked."""
+
     name = "compute"
     module_name = "poai.challenges.compute"
+
+    caps_rtt_subtraction = True
 
     def __init__(self, slack: float = 10.0) -> None:
         from poai.challenges import compute
@@ -119,10 +132,10 @@ class ComputeKind(_Base):
         self.payload_types = (compute.ComputeSpec, compute.ComputeRequest)
 
     def make_spec(self, budget: Budget, rng: np.random.Generator | None, **context: Any) -> Any:
-        return self.module.make_spec(budget, rng)
+        return self.module.make_spec(budget)  # seed from `secrets`
 
     def commit_deadline(self, spec: Any, budget: Budget) -> float:
-        """`slack` x the time the claimed TFLOPS needs: a node far slower than its claim runs out of time."""
+        """`slack` x the time the claimed throughput needs: a node far slower than its claim runs out of time."""
         return self.slack * spec.flops / max(spec.claimed_tflops, 1e-3) / 1e12
 
     def next_request(self, state: ChallengeState, rng: np.random.Generator | None) -> Step | None:
@@ -130,50 +143,55 @@ class ComputeKind(_Base):
             return None
         from poai.challenges import compute
 
-        req = self.module.choose_openings(state.spec, state.commitment, rng)
+        req = self.module.choose_openings(state.spec, state.commitment)  # OS entropy
         # Openings are lookups in memory: the session's deadline floor is plenty.
         return Step(req, compute.ComputeOpening, deadline_s=0.0)
 
     def verify(self, state: ChallengeState) -> CheckResult:
         ex = state.exchanges[0]
+        # checked columns drawn inside verify, after the opening arrived, from OS entropy
         return self.module.verify(
             state.spec, state.commitment, ex.request, ex.opening, node_seconds=state.commit_net_seconds
         )
 
 
 class MemoryKind(_Base):
-    """Fill -> commitment; then a nonce round (bandwidth), then openings under a latency bound."""
+    """Fill -> commitment; then a nonce round (bandwidth), then openings. Every time limit comes from the
+    spec (sizes, claimed bandwidth) and `bounds` (memory.MemoryBounds, the verifier's calibrated
+    constants), never from how long the node took for an earlier phase."""
 
     name = "memory"
     module_name = "poai.challenges.memory"
 
-    def __init__(self) -> None:
+    def __init__(self, bounds: Any = None, deadline_factor: float = 2.0) -> None:
         from poai.challenges import memory
 
+        self.bounds = bounds if bounds is not None else memory.MemoryBounds()
+        self.deadline_factor = deadline_factor
         self.spec_type = memory.MemorySpec
         self.commitment_type = memory.MemoryCommitment
         self.payload_types = (memory.MemorySpec, memory.NonceRequest, memory.MemoryRequest)
 
     def make_spec(self, budget: Budget, rng: np.random.Generator | None, **context: Any) -> Any:
-        return self.module.make_spec(budget, rng)
+        return self.module.make_spec(budget)  # seed from `secrets`
 
     def commit_deadline(self, spec: Any, budget: Budget) -> float:
-        # verify() fails a fill slower than max_fill_s; the deadline only has to leave room to say so.
-        return 1.5 * spec.max_fill_s
+        # verify() fails a fill slower than its bound; the deadline only has to leave room to say so.
+        return self.deadline_factor * self.module.fill_bound_seconds(spec, self.bounds)
 
     def next_request(self, state: ChallengeState, rng: np.random.Generator | None) -> Step | None:
         m = self.module
-        # Deadlines only end a stalled node; the verifier judges the timings against the real bounds (the
-        # pings that give the RTT to subtract come after the stage, so the wall fill time is used here).
-        fill = state.commit_wall_seconds
+        # Deadlines only end a stalled node; the verifier judges the net timings against the bounds.
+        # The nonce and the opened blocks come from OS entropy (`secrets`): the session's `rng` is not
+        # used, so no generator whose output the node saw (the seed) picks what is checked.
         if not state.exchanges:
-            req = m.choose_nonce(state.spec, state.commitment, rng)
-            bound = m.nonce_bound_seconds(state.spec, fill)
-            return Step(req, m.NonceCommitment, deadline_s=4 * bound + fill)
+            req = m.choose_nonce(state.spec, state.commitment)
+            bound = m.nonce_bound_seconds(state.spec, self.bounds)
+            return Step(req, m.NonceCommitment, deadline_s=self.deadline_factor * bound)
         if len(state.exchanges) == 1:
-            req = m.choose_openings(state.spec, state.commitment, rng)
-            bound = m.open_bound_seconds(state.spec, fill, len(req.leaves))
-            return Step(req, m.MemoryOpening, deadline_s=4 * bound)
+            req = m.choose_openings(state.spec, state.commitment)
+            bound = m.open_bound_seconds(state.spec, len(req.leaves), self.bounds)
+            return Step(req, m.MemoryOpening, deadline_s=self.deadline_factor * bound)
         return None
 
     def verify(self, state: ChallengeState) -> CheckResult:
@@ -187,6 +205,7 @@ class MemoryKind(_Base):
             nonce_request=nonce_ex.request,
             nonce_commitment=nonce_ex.opening,
             timings=m.MemoryTimings(state.commit_net_seconds, nonce_ex.net_seconds, open_ex.net_seconds),
+            bounds=self.bounds,
         )
 
     def work_seconds(self, state: ChallengeState) -> float:
@@ -201,8 +220,10 @@ class MemoryKind(_Base):
 @dataclass(frozen=True)
 class TokenTick:
     """Streamed by the node as each token is generated, so the challenger timestamps it (TTFT, gaps).
-    It carries the token id: the final answer must repeat the streamed tokens, so ticks cannot be sent
-    ahead of the real generation."""
+    It carries the token id: the final answer must repeat the streamed tokens in order, so ticks cannot be
+    sent ahead of the real generation; and their arrival times must be spread over the decode the way
+    streaming as it generates spreads them (InferenceKind.verify's pace check), so they cannot all be
+    sent in one burst after it."""
 
     prompt: int
     index: int
@@ -272,7 +293,8 @@ class InferenceKind(_Base):
     def make_spec(self, budget: Budget, rng: np.random.Generator | None, **context: Any) -> Any:
         reference = context.get("reference")
         model = str(getattr(reference, "model_name", "")) if reference is not None else ""
-        return self.module.make_spec(budget, rng, model=model)
+        # The prompts' seed comes from `secrets` (rng=None), never from a generator the node sees output of.
+        return self.module.make_spec(budget, None, model=model)
 
     def commit_deadline(self, spec: Any, budget: Budget) -> float:
         # Generous: a phone decodes a few tokens/s; a node too slow for this is not serving anyone.
@@ -285,23 +307,21 @@ class InferenceKind(_Base):
         return _InferenceWork(spec, engines)
 
     def decode_partial(self, record: Any) -> Any:
-        from poai.wire import from_record
+        from poai.wire import from_pb
 
-        return from_record(TokenTick, record)
+        return from_pb(TokenTick, record)
 
     def verify(self, state: ChallengeState) -> CheckResult:
+        """The answer's correctness (poai.challenges.inference.verify), then its token stream: the ticks must
+        enumerate the committed tokens in order, and be spread over the decode the way a node that streams
+        as it generates spreads them (`min_pace_ratio`: a burst of ticks after the work fails)."""
         reference = state.scratch.get("reference")
         if reference is None:
             return CheckResult(self.name, False, "challenger has no reference model loaded", {}, 0.0)
+        th = state.scratch.get("thresholds") or self.module.InferenceThresholds()
         answer = state.commitment
-        streamed = [t.token_id for _, t in state.partials]
-        answered = [tok for toks in answer.token_ids for tok in toks]
         result = self.module.verify(
-            state.spec,
-            answer,
-            reference,
-            state.scratch.get("thresholds"),
-            node_seconds=state.commit_net_seconds,
+            state.spec, answer, reference, th, node_seconds=state.commit_net_seconds
         )
         metrics = dict(result.metrics)
         stream = stream_stats(state)
@@ -310,37 +330,54 @@ class InferenceKind(_Base):
                 {
                     "ttft_ms": stream.ttft_net_s * 1e3,
                     "inter_token_mean_ms": stream.gap_mean_s * 1e3,
+                    "inter_token_median_ms": stream.gap_median_s * 1e3,
                     "inter_token_p90_ms": stream.gap_p90_s * 1e3,
+                    "inter_token_max_ms": stream.gap_max_s * 1e3,
                     "tokens_per_s": stream.tokens_per_s,
+                    "commit_ms_per_token": stream.commit_s_per_token * 1e3,
                 }
             )
+            if not math.isnan(stream.pace_ratio):
+                metrics["stream_pace_ratio"] = stream.pace_ratio
+                metrics["stream_tail_fraction"] = stream.tail_fraction
+        problems = [] if result.passed else [result.reason]
+        streamed = [(t.prompt, t.index, t.token_id) for _, t in state.partials]
+        answered = [(p, j, tok) for p, toks in enumerate(answer.token_ids) for j, tok in enumerate(toks)]
         if streamed != answered:
-            return CheckResult(
-                self.name,
-                False,
-                f"streamed tokens ({len(streamed)}) differ from the committed answer "
-                f"({len(answered)}): ticks were not sent as the tokens were generated",
-                metrics,
-                result.verify_seconds,
+            problems.append(
+                f"streamed tokens ({len(streamed)}) differ from the committed answer ({len(answered)}): "
+                "ticks were not sent as the tokens were generated"
             )
-        return CheckResult(result.name, result.passed, result.reason, metrics, result.verify_seconds)
+        elif stream is not None and stream.pace_ratio < th.min_pace_ratio:
+            problems.append(
+                f"tokens streamed in a burst: inter-token gaps average "
+                f"{stream.central_gap_mean_s * 1e3:.2f} ms against {stream.commit_s_per_token * 1e3:.1f} ms "
+                f"per committed token (pace {stream.pace_ratio:.3f} < {th.min_pace_ratio})"
+            )
+        if not problems:
+            return CheckResult(result.name, True, result.reason, metrics, result.verify_seconds)
+        return CheckResult(result.name, False, "; ".join(problems), metrics, result.verify_seconds)
 
     def answer(self, work: Any, request: Any) -> Any:  # pragma: no cover - no openings
         raise ValueError("the inference challenge has no openings")
 
 
 def stream_stats(state: ChallengeState) -> Any:
-    """TTFT and inter-token gaps of the first prompt, on the challenger's clock, net of RTT."""
+    """TTFT, inter-token gaps and pace of the streamed ticks (all prompts), on the challenger's clock, net
+    of RTT; None when nothing usable was streamed."""
     from poai.challenges import latency
 
-    first = [t for t, tick in state.partials if tick.prompt == 0]
-    if not first:
+    if not state.partials:
         return None
     try:
         return latency.stream_stats(
-            0.0, first, latency.rtt_stats([state.rtt_seconds]) if state.rtt_seconds else None
+            0.0,
+            [t for t, _ in state.partials],
+            latency.rtt_stats([state.rtt_seconds]) if state.rtt_seconds else None,
+            prompts=[int(tick.prompt) for _, tick in state.partials],
+            committed_at=state.commit_wall_seconds or None,
         )
-    except ValueError:
+    except (ValueError, TypeError, AttributeError):
         return None
 
 

@@ -1,7 +1,8 @@
 """Integrity scores for people (rich tables) and for the validator (plain dicts / JSON).
 
-    from poai.report import integrity_scores
+    from poai.report import integrity_scores, verified_capacity
     scores = integrity_scores("poai.sqlite")      # {node_id: effective score in [0, 1]}
+    capacity = verified_capacity("poai.sqlite")   # {node_id: {"matmul_tops": ..., "verified_memory_bytes": ...}}
 
 The effective score is the smoothed history, or 0 while the node is banned for recent strikes
 (poai.scoring). The challenger may be writing while this reads: SQLite WAL lets readers see the last
@@ -39,6 +40,14 @@ def integrity_scores(db_path: str | Path, now: float | None = None) -> dict[str,
         return {n.node_id: float(n.effective) for n in store.list_scores(now)}
 
 
+def verified_capacity(db_path: str | Path) -> dict[str, dict[str, float]]:
+    """{node_id: what its latest session proved on the challenger's clock}: matmul_tops (8-bit integer
+    operands, exact accumulation), verified_memory_bytes, memory_bandwidth_gbs, rtt_ms, ttft_ms,
+    tokens_per_s. Empty when the latest session proved nothing. The claim is never used here."""
+    with _open(db_path) as store:
+        return {n.node_id: store.capacity(n.node_id) for n in store.list_scores()}
+
+
 def _session_dict(rec: Any) -> dict[str, Any]:
     return {
         "session_id": rec.session_id,
@@ -51,6 +60,8 @@ def _session_dict(rec: Any) -> dict[str, Any]:
         "components": dict(rec.components),
         "checks": [c.to_dict() for c in rec.checks],
         "claim": rec.claim.to_dict(),
+        "status": rec.status,
+        "capacity": dict(rec.capacity or {}),
     }
 
 
@@ -82,6 +93,8 @@ def load_report(
                     "updated_at": n.updated_at,
                     "last_reasons": list(last[0].reasons) if last else [],
                     "claim": last[0].claim.to_dict() if last else None,
+                    "last_status": last[0].status if last else None,
+                    "capacity": store.capacity(n.node_id),
                 }
             )
         nodes.sort(key=lambda d: (-d["score"], d["node_id"]))
@@ -116,7 +129,8 @@ def report_table(data: dict[str, Any]) -> Table:
         ("last", {"justify": "right"}),
         ("sessions", {"justify": "right"}),
         ("strikes", {"justify": "right"}),
-        ("claim", {}),
+        ("claimed", {}),
+        ("verified (last session)", {}),
         ("updated", {}),
         ("reasons (last session)", {"overflow": "fold"}),
     ):
@@ -125,8 +139,8 @@ def report_table(data: dict[str, Any]) -> Table:
         claim = n["claim"] or {}
         claim_text = (
             (
-                f"{claim.get('device_kind', '?')} {claim.get('tflops', 0):.3g} TF "
-                f"{claim.get('memory_bytes', 0) / 2**30:.2f} GiB"
+                f"{claim.get('device_kind', '?')} {claim.get('gpu_model', '')[:24]} "
+                f"{claim.get('tflops', 0):.3g} TOPS {claim.get('memory_bytes', 0) / 2**30:.2f} GiB"
             )
             if claim
             else ""
@@ -141,16 +155,31 @@ def report_table(data: dict[str, Any]) -> Table:
             str(n["sessions"]),
             f"{n['recent_strikes']} ({n['strikes_total']} total)",
             claim_text,
+            capacity_text(n.get("capacity") or {}),
             _ago(n["updated_at"], now),
             "; ".join(n["last_reasons"]),
         )
     return table
 
 
+def capacity_text(cap: dict[str, float]) -> str:
+    """Verified capacity in a few words ("nothing proved" when the session failed)."""
+    parts = []
+    if "matmul_tops" in cap:
+        parts.append(f"{cap['matmul_tops']:.3g} TOPS")
+    if "verified_memory_bytes" in cap:
+        parts.append(f"{cap['verified_memory_bytes'] / 2**20:.0f} MiB")
+    if "memory_bandwidth_gbs" in cap:
+        parts.append(f"{cap['memory_bandwidth_gbs']:.2f} GB/s")
+    if "rtt_ms" in cap:
+        parts.append(f"RTT {cap['rtt_ms']:.1f} ms")
+    return ", ".join(parts) or "nothing proved"
+
+
 def sessions_table(data: dict[str, Any]) -> Table:
     now = data["generated_at"]
     table = Table(title="recent sessions", show_lines=True)
-    for col in ("when", "score", "strike", "checks", "reasons"):
+    for col in ("when", "score", "status", "checks", "reasons"):
         table.add_column(col, overflow="fold")
     for s in data.get("sessions", []):
         checks = ", ".join(
@@ -159,7 +188,7 @@ def sessions_table(data: dict[str, Any]) -> Table:
         table.add_row(
             _ago(s["finished_at"], now),
             f"{s['score']:.3f}",
-            "yes" if s["strike"] else "",
+            s.get("status", "ok") + (" (strike)" if s["strike"] else ""),
             checks,
             "; ".join(s["reasons"]),
         )
@@ -168,10 +197,10 @@ def sessions_table(data: dict[str, Any]) -> Table:
 
 def _check_figure(check: dict[str, Any]) -> str:
     m = check.get("metrics", {})
-    if check["name"] == "compute" and "tflops" in m:
-        return f" {m['tflops']:.3g} TF"
+    if check["name"] == "compute" and "matmul_tops" in m:
+        return f" {m['matmul_tops']:.3g} TOPS"
     if check["name"] == "memory" and "nonce_bandwidth_gbs" in m:
-        return f" {m['memory_bytes'] / 2**20:.0f} MiB {m['nonce_bandwidth_gbs']:.2f} GB/s"
+        return f" {m.get('verified_bytes', 0) / 2**20:.0f} MiB {m['nonce_bandwidth_gbs']:.2f} GB/s"
     if check["name"] == "latency" and "rtt_median_ms" in m:
         return f" {m['rtt_median_ms']:.1f} ms"
     if check["name"] == "inference" and "argmax_agreement" in m:
@@ -193,8 +222,11 @@ def outcome_table(outcome: Any) -> Table:
             for k, v in sorted(c["metrics"].items())
             if k
             in (
-                "tflops",
-                "tflops_ratio",
+                "matmul_tops",
+                "matmul_tops_ratio",
+                "verified_bytes",
+                "bandwidth_ratio",
+                "rtt_subtracted_ms",
                 "node_seconds",
                 "verify_node_ratio",
                 "nonce_bandwidth_gbs",

@@ -13,6 +13,11 @@ leaves either the whole session recorded or none of it. SQLite runs in WAL mode 
 `INSERT ... ON CONFLICT`, which PostgreSQL shares), and all of it lives in this module, so a PostgreSQL
 implementation of `IntegrityStore` can reuse the statements with its own placeholders and connection.
 Recording the same session_id twice is a no-op that returns the node's current score (safe retries).
+
+Schema version 2 adds each session's status (ok / failed_check / incomplete / challenger_fault) and verified
+capacity, the node's latest verified capacity, and `session_starts`, the per-node admission log behind the
+rate limit (`admit_session`: a check-and-insert in one write transaction, so several challengers on one
+database enforce one limit).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ __all__ = [
     "StrikeRecord",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
@@ -78,6 +83,21 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS strikes_by_node ON strikes (node_id, at)",
 ]
 
+# version -> statements that bring a database of version-1 to it (run in the migration's transaction)
+_MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE sessions ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'",
+        "ALTER TABLE sessions ADD COLUMN capacity_json TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE nodes ADD COLUMN capacity_json TEXT NOT NULL DEFAULT '{}'",
+        """CREATE TABLE IF NOT EXISTS session_starts (
+            session_id TEXT PRIMARY KEY,
+            node_id TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS session_starts_by_node ON session_starts (node_id, at)",
+    ],
+}
+
 
 class StoreError(EdgeProofError):
     """The integrity database cannot be used as it is (newer schema, unreadable file)."""
@@ -96,6 +116,8 @@ class SessionRecord:
     components: dict[str, float]
     checks: tuple[CheckResult, ...]
     claim: Claim
+    status: str = "ok"
+    capacity: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,11 +193,17 @@ class SQLiteIntegrityStore:
                 cur.execute(stmt)
             row = cur.execute("SELECT version FROM schema_version").fetchone()
             if row is None:
-                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {row[0]}, this edgeproof understands up to "
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (1,))
+                version = 1
+            else:
+                version = int(row[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema version {version}, this edgeproof understands up to "
                                  f"{SCHEMA_VERSION}: upgrade edgeproof or use another database file")
-            # future migrations: `if row[0] < 2: ...; UPDATE schema_version SET version = 2`
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in _MIGRATIONS[target]:
+                    cur.execute(stmt)
+                cur.execute("UPDATE schema_version SET version = ?", (target,))
 
     def schema_version(self) -> int:
         with self._lock:
@@ -212,24 +240,26 @@ class SQLiteIntegrityStore:
                 "SELECT at FROM strikes WHERE node_id = ? AND at > ?",
                 (node_id, finished - self.config.strike_window_s))]
             updated = update_history(node_id, previous, session, finished, strike_times, self.config)
-            self._upsert_node(cur, node_id, claim, updated)
+            self._upsert_node(cur, node_id, claim, updated, session.capacity)
             self._insert_session(cur, session_id, node_id, claim, session, checks, started, finished,
                                  updated.smoothed)
             if session.strike:
                 self._insert_strike(cur, session_id, node_id, finished, "; ".join(session.reasons))
             return updated
 
-    def _upsert_node(self, cur: sqlite3.Cursor, node_id: str, claim: Claim, node: NodeScore) -> None:
+    def _upsert_node(self, cur: sqlite3.Cursor, node_id: str, claim: Claim, node: NodeScore,
+                     capacity: dict[str, float] | None) -> None:
+        """The node row; its capacity is the last session's verified capacity (empty when that failed)."""
         cur.execute(
             """INSERT INTO nodes (node_id, claim_json, smoothed, last_score, sessions, strikes_total,
-                                  first_seen, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                  first_seen, updated_at, capacity_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (node_id) DO UPDATE SET claim_json = excluded.claim_json,
                    smoothed = excluded.smoothed, last_score = excluded.last_score,
                    sessions = excluded.sessions, strikes_total = excluded.strikes_total,
-                   updated_at = excluded.updated_at""",
+                   updated_at = excluded.updated_at, capacity_json = excluded.capacity_json""",
             (node_id, json.dumps(claim.to_dict()), node.smoothed, node.last_score, node.sessions,
-             node.strikes_total, node.updated_at, node.updated_at),
+             node.strikes_total, node.updated_at, node.updated_at, json.dumps(capacity or {})),
         )
 
     def _insert_session(self, cur: sqlite3.Cursor, session_id: str, node_id: str, claim: Claim,
@@ -237,17 +267,35 @@ class SQLiteIntegrityStore:
                         smoothed_after: float) -> None:
         cur.execute(
             """INSERT INTO sessions (session_id, node_id, started_at, finished_at, score, strike,
-                                     smoothed_after, reasons_json, components_json, checks_json, claim_json)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                     smoothed_after, reasons_json, components_json, checks_json, claim_json,
+                                     status, capacity_json)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (session_id, node_id, started, finished, session.score, int(session.strike), smoothed_after,
              json.dumps(list(session.reasons)), json.dumps(session.components),
-             json.dumps([c.to_dict() for c in checks], allow_nan=True), json.dumps(claim.to_dict())),
+             json.dumps([c.to_dict() for c in checks], allow_nan=True), json.dumps(claim.to_dict()),
+             session.status, json.dumps(session.capacity)),
         )
 
     def _insert_strike(self, cur: sqlite3.Cursor, session_id: str, node_id: str, at: float,
                        reason: str) -> None:
         cur.execute("INSERT INTO strikes (session_id, node_id, at, reason) VALUES (?, ?, ?, ?)",
                     (session_id, node_id, at, reason))
+
+    def admit_session(self, node_id: str, session_id: str, *, limit: int, window_s: float,
+                      now: float | None = None) -> tuple[bool, int]:
+        """Rate limit: admit `session_id` of `node_id` unless the node already started `limit` sessions in
+        the last `window_s` seconds. Returns (admitted, sessions counted in the window). Check and insert
+        are one write transaction, so challengers sharing the database cannot both admit the last slot."""
+        now = time.time() if now is None else float(now)
+        with self._tx() as cur:
+            cur.execute("DELETE FROM session_starts WHERE at < ?", (now - max(window_s, 86400.0),))
+            count = int(cur.execute("SELECT COUNT(*) FROM session_starts WHERE node_id = ? AND at > ?",
+                                    (node_id, now - window_s)).fetchone()[0])
+            if count >= limit:
+                return False, count
+            cur.execute("INSERT INTO session_starts (session_id, node_id, at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (session_id) DO NOTHING", (session_id, node_id, now))
+            return True, count + 1
 
     # ----------------------------------------------------------------------------------- reads
 
@@ -280,7 +328,7 @@ class SQLiteIntegrityStore:
         with self._lock:
             rows = self._conn.execute(
                 """SELECT session_id, node_id, started_at, finished_at, score, strike, smoothed_after,
-                          reasons_json, components_json, checks_json, claim_json
+                          reasons_json, components_json, checks_json, claim_json, status, capacity_json
                    FROM sessions WHERE node_id = ? ORDER BY finished_at DESC, session_id DESC LIMIT ?""",
                 (node_id, int(limit))).fetchall()
         return [self._session_record(r) for r in rows]
@@ -291,8 +339,14 @@ class SQLiteIntegrityStore:
             session_id=r[0], node_id=r[1], started_at=r[2], finished_at=r[3], score=r[4], strike=bool(r[5]),
             smoothed_after=r[6], reasons=tuple(json.loads(r[7])), components=json.loads(r[8]),
             checks=tuple(CheckResult.from_dict(c) for c in json.loads(r[9])),
-            claim=Claim.from_dict(json.loads(r[10])),
+            claim=Claim.from_dict(json.loads(r[10])), status=r[11], capacity=json.loads(r[12]),
         )
+
+    def capacity(self, node_id: str) -> dict[str, float]:
+        """The node's latest verified capacity (empty when its last session proved nothing)."""
+        with self._lock:
+            row = self._conn.execute("SELECT capacity_json FROM nodes WHERE node_id = ?", (node_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def strikes(self, node_id: str, since: float | None = None) -> list[StrikeRecord]:
         sql = "SELECT session_id, node_id, at, reason FROM strikes WHERE node_id = ?"

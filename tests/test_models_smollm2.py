@@ -113,7 +113,10 @@ def test_real_onnx_int8_loads_and_generates():
 
     assets = resolve_model()
     fp32, int8 = assets.onnx_dir(), assets.onnx_dir("int8")
-    size = lambda d: sum(p.stat().st_size for p in d.glob("model.onnx*"))
+
+    def size(d):
+        return sum(p.stat().st_size for p in d.glob("model.onnx*"))
+
     # fp32: 30 layers (424 MB) + embedding (113 MB) + its folded transpose as lm_head (113 MB); int8 quantises
     # the layers only (~4x smaller), so ~0.53 of the fp32 size.
     assert size(int8) < 0.6 * size(fp32)

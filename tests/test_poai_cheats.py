@@ -6,7 +6,6 @@ The cheats are the real node strategies of poai/node/adversarial.py run through 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -15,38 +14,16 @@ import pytest
 from poai.challenger import ChallengerConfig
 from poai.challenger.background import BackgroundChallenger
 from poai.identity import NodeClaim, NodeKey
-from poai.node import NodeAgent, NodeConfig, SessionError, Solver
+from poai.node import SessionError, Solver
 from poai.node import adversarial as adv
-from poai.store import SQLiteIntegrityStore
+from poai.node.local import run_local_sessions
 
-# One loop for all node sessions here (grpc.aio keeps per-loop state; the challengers run on their own).
-_NODE_LOOP = asyncio.new_event_loop()
 CPU_CLAIM = NodeClaim("cpu", "test cpu", 32 << 20, 0.0005, (), "test")
 
 
 def _run(ch: BackgroundChallenger, solver: Solver, sessions: int = 1, **node_cfg):
     """Run `sessions` sessions of one node; returns (outcomes or SessionError per session, stored history)."""
-    cfg = dict(challenger=ch.address, backends=(), connect_timeout_s=5.0, max_message_bytes=256 << 20)
-    cfg.update(node_cfg)
-    agent = NodeAgent(NodeConfig(**cfg), solver=solver)
-
-    async def go():
-        results = []
-        for _ in range(sessions):
-            try:
-                results.append(await agent.run_once())
-            except SessionError as exc:
-                results.append(exc)
-        return results
-
-    before = len(ch.service.reports)
-    results = _NODE_LOOP.run_until_complete(go())
-    ch.wait_for_reports(before + sessions)
-    store = SQLiteIntegrityStore(ch.config.db_path)
-    try:
-        return results, store.session_history(solver.key.node_id, 10)
-    finally:
-        store.close()
+    return run_local_sessions(ch, solver, sessions, **node_cfg)
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +59,11 @@ ZEROED = [
     (adv.RandomTiles, r"compute failed: \d+ of \d+ openings failed"),
     (adv.StaleTiles, r"compute failed: \d+ of \d+ openings failed"),
     (adv.PartialTiles, r"compute failed: \d+ of \d+ openings failed"),
-    (adv.MalformedCommitment, r"malformed commitment: ComputeCommitment\.root: expected bytes"),
-    (adv.TruncatedCommitment, r"undecodable message"),
+    (adv.ZeroWork, r"compute failed: \d+ of \d+ openings failed"),
+    (adv.StopAtStep, r"compute failed: \d+ of \d+ openings failed"),
+    (adv.LazyAfterCommit, r"compute failed: \d+ of \d+ openings failed"),
+    (adv.MalformedCommitment, r"malformed commitment: .*expected a ComputeCommitment, got a MemoryCommitment"),
+    (adv.TruncatedCommitment, r"NodeMessage: undecodable"),
 ]
 
 
@@ -173,10 +153,11 @@ def scaled(tmp_path_factory) -> BackgroundChallenger:
 def honest_claim() -> NodeClaim:
     """What this machine measures now (the honest default claim of the node agent)."""
     from poai.node.agent import HONEST_CLAIM_MARGIN
-    from poai.node.device import measure_tflops
+    from poai.node.device import measure_memory_bandwidth_gbs, measure_tflops
 
     tflops = HONEST_CLAIM_MARGIN * measure_tflops("cpu")
-    return NodeClaim("cpu", "test cpu", 32 << 20, tflops, (), "test")
+    bandwidth = HONEST_CLAIM_MARGIN * measure_memory_bandwidth_gbs("cpu", 64 << 20)
+    return NodeClaim("cpu", "test cpu", 64 << 20, tflops, (), "test", memory_bandwidth_gbs=bandwidth)
 
 
 @pytest.mark.slow

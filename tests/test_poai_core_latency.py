@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -58,3 +59,71 @@ def test_verify_passes_fails_softly_and_reports() -> None:
     assert not drift.passed and "drifted" in drift.reason
     few = latency.verify([0.01], [])
     assert not few.passed and "too few" in few.reason
+
+
+# ------------------------------------------------------------------------------------------ token stream
+
+
+def _ticks(prompts: int, tokens: int, prefill: float, step: float, start: float = 0.0):
+    """Arrival times and prompt indices of an honest stream: per prompt a prefill, then one tick per step."""
+    times, owner, t = [], [], start
+    for p in range(prompts):
+        t += prefill
+        for _ in range(tokens):
+            t += step
+            times.append(t)
+            owner.append(p)
+    return times, owner, t
+
+
+def test_stream_gaps_are_within_prompts() -> None:
+    times, owner, end = _ticks(3, 10, prefill=0.2, step=0.01)
+    st = latency.stream_stats(0.0, times, prompts=owner, committed_at=end + 0.001)
+    # the two prefills between prompts are not inter-token gaps
+    assert st.prompts == 3 and st.tokens == 30
+    assert st.gap_max_s == pytest.approx(0.01) and st.gap_median_s == pytest.approx(0.01)
+    assert st.tokens_per_s == pytest.approx(100.0)
+    assert st.ttft_s == pytest.approx(0.21)
+    # 9 gaps per prompt, the first and last of each left out: 7 central gaps per prompt
+    assert st.central_gaps == 21 and st.central_gap_mean_s == pytest.approx(0.01)
+    assert st.commit_s_per_token == pytest.approx((end + 0.001) / 30)
+    # pace = decode step / committed time per token = decode share of the work
+    assert st.pace_ratio == pytest.approx(0.01 / ((end + 0.001) / 30))
+    assert st.tail_fraction == pytest.approx(0.3)  # the last 10% of 0.901 s holds 9 ticks
+
+
+def test_burst_streams_have_a_pace_near_zero() -> None:
+    times, owner, end = _ticks(2, 16, prefill=0.05, step=0.02)
+    honest = latency.stream_stats(0.0, times, prompts=owner, committed_at=end + 0.002)
+    assert honest.pace_ratio > 0.8
+    # the same work, every tick sent in one burst at the end (50 us apart)
+    burst = [end + 50e-6 * i for i in range(len(times))]
+    st = latency.stream_stats(0.0, burst, prompts=owner, committed_at=burst[-1] + 0.001)
+    assert st.pace_ratio < 0.01 and st.tail_fraction == 1.0
+    # the first token streamed honestly, the rest in a burst: the central gaps still give it away
+    first_honest = [times[0]] + [end + 50e-6 * i for i in range(1, len(times))]
+    st = latency.stream_stats(0.0, first_honest, prompts=owner, committed_at=end + 0.01)
+    assert st.pace_ratio < 0.01
+    # each prompt generated, then its ticks sent at once
+    per_prompt = []
+    for p in range(2):
+        done = (p + 1) * (0.05 + 16 * 0.02)
+        per_prompt += [done + 50e-6 * i for i in range(16)]
+    st = latency.stream_stats(0.0, per_prompt, prompts=owner, committed_at=per_prompt[-1] + 0.001)
+    assert st.pace_ratio < 0.01
+
+
+def test_stream_pace_is_net_of_rtt_and_unmeasurable_when_short() -> None:
+    times, owner, end = _ticks(1, 8, prefill=0.05, step=0.01, start=0.1)
+    with_rtt = latency.stream_stats(0.0, times, latency.rtt_stats([0.1]), prompts=owner, committed_at=end)
+    assert with_rtt.commit_s_per_token == pytest.approx((end - 0.1) / 8)
+    assert with_rtt.ttft_net_s == pytest.approx(with_rtt.ttft_s - 0.1)
+    # no commit time, or prompts of <= 3 tokens: no pace (nan), not a verdict
+    assert math.isnan(latency.stream_stats(0.0, times).pace_ratio)
+    short = latency.stream_stats(0.0, [0.1, 0.2, 0.3], committed_at=0.4)
+    assert math.isnan(short.pace_ratio) and short.central_gaps == 0
+    with pytest.raises(ValueError):
+        latency.stream_stats(0.0, times, prompts=owner[:-1])
+    with pytest.raises(ValueError):
+        latency.stream_stats(0.0, times, committed_at=times[-1] - 0.01)
+    assert latency.stream_stats(0.0, []).tokens == 0

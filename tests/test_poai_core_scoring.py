@@ -11,7 +11,7 @@ CLAIM = Claim(device_kind="cuda", gpu_model="RTX 4090", memory_bytes=24 << 30, t
 
 
 def compute(tflops: float, passed: bool = True) -> CheckResult:
-    return CheckResult("compute", passed, "ok" if passed else "tile mismatch", {"tflops": tflops}, 0.01)
+    return CheckResult("compute", passed, "ok" if passed else "tile mismatch", {"matmul_tops": tflops}, 0.01)
 
 
 def memory(passed: bool = True) -> CheckResult:
@@ -82,3 +82,31 @@ def test_history_ema_strikes_ban_and_decay() -> None:
     # 200 s later the old strikes no longer count
     n = update_history("n1", n, good, 203.0, [2.0, 3.0], cfg)
     assert not n.banned and n.recent_strikes == 0 and n.effective > 0
+
+
+def test_every_planned_stage_is_required() -> None:
+    """A node that skips inference (no backend, or gives up) does not keep a full score."""
+    s = score_session(CLAIM, [compute(80.0), memory()], required=("compute", "memory", "inference"))
+    assert s.score == 0.0 and not s.strike and s.status == "node_fault"
+    assert any("inference did not run" in r for r in s.reasons)
+
+
+def test_memory_bandwidth_is_scored_against_the_claim() -> None:
+    claim = Claim(device_kind="cpu", memory_bytes=1 << 30, tflops=0.05, memory_bandwidth_gbs=10.0)
+    ok = CheckResult("memory", True, "ok", {"nonce_bandwidth_gbs": 9.5, "verified_bytes": 2.0**28}, 0.01)
+    slow = CheckResult("memory", True, "ok", {"nonce_bandwidth_gbs": 5.0, "verified_bytes": 2.0**28}, 0.01)
+    gross = CheckResult("memory", True, "ok", {"nonce_bandwidth_gbs": 1.0, "verified_bytes": 2.0**28}, 0.01)
+    c = CheckResult("compute", True, "ok", {"matmul_tops": 0.05}, 0.01)
+    assert score_session(claim, [c, ok]).score == pytest.approx(1.0)
+    assert score_session(claim, [c, slow]).score == pytest.approx((5.0 / 10.0 / 0.9) ** 2)
+    assert score_session(claim, [c, gross]).strike
+
+
+def test_capacity_is_what_the_checks_proved() -> None:
+    """Integrity says the answers were true; capacity says how much was proved (a tiny claim proves little)."""
+    mem = CheckResult("memory", True, "ok", {"nonce_bandwidth_gbs": 9.5, "verified_bytes": 2.0**28}, 0.01)
+    s = score_session(CLAIM, [compute(79.0), mem, latency(20.0)])
+    assert s.capacity == {"matmul_tops": 79.0, "verified_memory_bytes": 2.0**28, "memory_bandwidth_gbs": 9.5,
+                          "rtt_ms": 20.0}
+    failed = score_session(CLAIM, [compute(79.0, passed=False), mem])
+    assert "matmul_tops" not in failed.capacity and failed.status == "failed_check"

@@ -23,7 +23,7 @@ CLAIM = Claim(device_kind="cpu", memory_bytes=1 << 30, tflops=0.05)
 
 def results(ok: bool = True) -> list[CheckResult]:
     return [
-        CheckResult("compute", ok, "ok" if ok else "tile mismatch", {"tflops": 0.05, "node_seconds": 0.4},
+        CheckResult("compute", ok, "ok" if ok else "tile mismatch", {"matmul_tops": 0.05, "node_seconds": 0.4},
                     0.01),
         CheckResult("memory", True, "ok", {"memory_bytes": 64.0 * 2**20}, 0.02),
     ]
@@ -94,8 +94,9 @@ def _consistent(db: Path) -> tuple[int, int]:
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     for node_id, sessions, strikes_total, smoothed in con.execute(
             "SELECT node_id, sessions, strikes_total, smoothed FROM nodes"):
-        count = lambda table: con.execute(  # noqa: E731
-            f"SELECT COUNT(*) FROM {table} WHERE node_id = ?", (node_id,)).fetchone()[0]
+        def count(table, node_id=node_id):
+            return con.execute(f"SELECT COUNT(*) FROM {table} WHERE node_id = ?", (node_id,)).fetchone()[0]
+
         assert count("sessions") == sessions and count("strikes") == strikes_total
         last = con.execute("SELECT smoothed_after FROM sessions WHERE node_id = ? "
                            "ORDER BY finished_at DESC LIMIT 1", (node_id,)).fetchone()
@@ -129,7 +130,7 @@ WRITER = textwrap.dedent("""
     base = store._conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]  # later runs continue the clock
     while True:
         ok = i % 3 != 0
-        res = [CheckResult("compute", ok, "x", {{"tflops": 0.05}}, 0.0)]
+        res = [CheckResult("compute", ok, "x", {{"matmul_tops": 0.05}}, 0.0)]
         if mode == "exit" and i == 5:
             store.die = True
         store.record_session("node-%d" % (i % 4), claim, score_session(claim, res), res,
@@ -169,3 +170,63 @@ def test_sigkill_during_writes_keeps_db_consistent(tmp_path: Path) -> None:
         assert proc.returncode == -signal.SIGKILL
         sessions, _ = _consistent(db)
         assert sessions >= 20 * (round_ + 1)  # every run committed at least its first 20 sessions
+
+
+def test_v1_database_migrates_to_current_schema(tmp_path: Path) -> None:
+    """A database written by schema 1 (no status, no capacity, no rate-limit log) opens and upgrades."""
+    db = tmp_path / "old.sqlite"
+    con = sqlite3.connect(db)
+    for stmt in _V1_SCHEMA:
+        con.execute(stmt)
+    con.execute("INSERT INTO schema_version (version) VALUES (1)")
+    con.execute("INSERT INTO nodes VALUES ('n1', '{}', 0.3, 1.0, 1, 0, 1.0, 1.0)")
+    con.commit()
+    con.close()
+    with SQLiteIntegrityStore(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get_score("n1").smoothed == pytest.approx(0.3)
+        node = record(store, "n1", t=2000.0)
+        assert node.sessions == 2
+        assert store.session_history("n1", 1)[0].status == "ok"
+        assert store.capacity("n1") == {"matmul_tops": 0.05}
+
+
+def test_rate_limit_is_one_limit_for_every_store_on_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "poai.sqlite"
+    a, b = SQLiteIntegrityStore(db), SQLiteIntegrityStore(db)
+    try:
+        admitted = [s.admit_session("n1", f"s{i}", limit=5, window_s=60.0, now=1000.0 + i)[0]
+                    for i, s in enumerate([a, b] * 4)]
+        assert admitted == [True] * 5 + [False] * 3
+        assert a.admit_session("n2", "other", limit=5, window_s=60.0, now=1010.0)[0]  # per node id
+        assert a.admit_session("n1", "later", limit=5, window_s=60.0, now=1070.0)[0]  # the window moved
+    finally:
+        a.close()
+        b.close()
+
+
+def test_challenger_fault_is_recorded_but_leaves_the_history_alone(tmp_path: Path) -> None:
+    import dataclasses
+
+    from poai.scoring import STATUS_CHALLENGER_FAULT
+
+    with SQLiteIntegrityStore(tmp_path / "p.sqlite") as store:
+        good = record(store, "n1", t=1000.0)
+        fault = dataclasses.replace(score_session(CLAIM, results()), score=0.0, status=STATUS_CHALLENGER_FAULT)
+        after = store.record_session("n1", CLAIM, fault, results(), session_id="f", finished_at=1001.0)
+        assert after.smoothed == pytest.approx(good.smoothed) and after.recent_strikes == 0
+        assert store.session_history("n1", 1)[0].status == STATUS_CHALLENGER_FAULT
+
+
+_V1_SCHEMA = [
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE nodes (node_id TEXT PRIMARY KEY, claim_json TEXT NOT NULL, smoothed REAL NOT NULL,
+        last_score REAL NOT NULL, sessions INTEGER NOT NULL, strikes_total INTEGER NOT NULL,
+        first_seen REAL NOT NULL, updated_at REAL NOT NULL)""",
+    """CREATE TABLE sessions (session_id TEXT PRIMARY KEY, node_id TEXT NOT NULL REFERENCES nodes(node_id),
+        started_at REAL NOT NULL, finished_at REAL NOT NULL, score REAL NOT NULL, strike INTEGER NOT NULL,
+        smoothed_after REAL NOT NULL, reasons_json TEXT NOT NULL, components_json TEXT NOT NULL,
+        checks_json TEXT NOT NULL, claim_json TEXT NOT NULL)""",
+    """CREATE TABLE strikes (session_id TEXT PRIMARY KEY REFERENCES sessions(session_id), node_id TEXT NOT NULL,
+        at REAL NOT NULL, reason TEXT NOT NULL)""",
+]

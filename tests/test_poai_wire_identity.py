@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import dataclasses
 import json
+import math
 import os
 import stat
+import struct
 
 import pytest
 
@@ -15,7 +18,8 @@ from poai.identity import (
     NodeClaim,
     NodeKey,
     NonceRegistry,
-    hello_payload,
+    default_challenger_id,
+    hello_bytes,
     verify_hello,
     verify_signature,
 )
@@ -71,17 +75,96 @@ def test_bittensor_wallet_hotkey(tmp_path) -> None:
     verify_hello(**_hello(key, nonces))
 
 
+def _payload(key: NodeKey, **over):
+    args = dict(
+        nonce=b"n" * 32,
+        challenger_id="ch",
+        scheme=key.scheme,
+        public_key=key.public_key,
+        node_id=key.node_id,
+        claim=CLAIM,
+    )
+    args.update(over)
+    return hello_bytes(**args)
+
+
 def test_every_bound_field_changes_the_signature() -> None:
     key = NodeKey.generate("ed25519")
+    other = NodeKey.generate("ed25519")
     sig = key.sign_hello(b"n" * 32, CLAIM, "ch")
-    assert verify_signature("ed25519", key.public_key, hello_payload(b"n" * 32, CLAIM, "ch"), sig)
-    other_claim = NodeClaim("cpu", "test cpu", 1 << 28, 0.06, ("torch",), "test")
+    assert verify_signature("ed25519", key.public_key, _payload(key), sig)
+    for claim_change in (
+        dict(claimed_tflops=0.06),
+        dict(memory_bytes=(1 << 28) + 1),
+        dict(memory_bandwidth_gbs=1.0),
+        dict(backends=("torch", "onnx")),
+        dict(backends=()),
+        dict(device_model="test cpu "),
+        dict(agent_version="test2"),
+        dict(device_kind="edge"),
+    ):
+        changed = dataclasses.replace(CLAIM, **claim_change)
+        assert not verify_signature("ed25519", key.public_key, _payload(key, claim=changed), sig), claim_change
     for payload in (
-        hello_payload(b"m" * 32, CLAIM, "ch"),
-        hello_payload(b"n" * 32, other_claim, "ch"),
-        hello_payload(b"n" * 32, CLAIM, "ch2"),
+        _payload(key, nonce=b"m" * 32),
+        _payload(key, challenger_id="ch2"),
+        _payload(key, node_id=other.node_id),
+        _payload(key, public_key=other.public_key),
+        _payload(key, scheme="sr25519"),
     ):
         assert not verify_signature("ed25519", key.public_key, payload, sig)
+
+
+def test_canonical_bytes_layout() -> None:
+    """The documented layout (PROTOCOL.md), rebuilt here by hand with struct."""
+    key = NodeKey.from_seed(bytes(32))
+    claim = NodeClaim("cuda", "H100", 80 << 30, 700.25, ("torch", "llama.cpp"), "agent/2", 3000.5)
+    got = key.hello_bytes(b"\x01" * 32, claim, "challenger@example:50061")
+
+    def lp(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+
+    want = (
+        b"edgeproof-poai-hello/v2"
+        + lp(b"\x01" * 32)
+        + lp(b"challenger@example:50061")
+        + lp(b"ed25519")
+        + lp(key.public_key)
+        + lp(key.node_id.encode())
+        + lp(b"cuda")
+        + lp(b"H100")
+        + struct.pack(">Q", 80 << 30)
+        + struct.pack(">d", 700.25)
+        + struct.pack(">d", 3000.5)
+        + struct.pack(">I", 2)
+        + lp(b"torch")
+        + lp(b"llama.cpp")
+        + lp(b"agent/2")
+    )
+    assert got == want
+    # no ambiguity between fields: moving bytes from one string to the next changes the encoding
+    a = NodeClaim("cpu", "ab", 1, 1.0, ("c",), "")
+    b = NodeClaim("cpu", "a", 1, 1.0, ("bc",), "")
+    assert a.canonical_bytes() != b.canonical_bytes()
+    assert NodeClaim("cpu", "é", 1, 1.0).canonical_bytes().count("é".encode()) == 1  # UTF-8
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_claims_have_no_canonical_form(bad: float) -> None:
+    claim = NodeClaim("cpu", "x", 1 << 20, bad)
+    with pytest.raises(ValueError, match="finite"):
+        claim.canonical_bytes()
+    key = NodeKey.generate()
+    nonces = NonceRegistry()
+    nonce = nonces.issue()
+    good_sig = key.sign_hello(nonce, CLAIM, "c")
+    with pytest.raises(HelloRejected) as err:
+        verify_hello(**_hello(key, nonces, claim=claim, nonce=nonce, issued_nonce=nonce, signature=good_sig))
+    assert err.value.code == "malformed_claim"
+
+
+def test_default_challenger_id_is_the_dialed_address() -> None:
+    assert default_challenger_id("validator.example:50061") == "challenger@validator.example:50061"
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def test_node_process_killed_mid_session_is_recorded_as_failed(tmp_path) -> None
                 "--backend",
                 "none",
                 "--tflops",
-                "0.0005",
+                "0.01",
                 "--memory",
                 "1G",
                 "--log-level",

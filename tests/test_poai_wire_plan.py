@@ -25,12 +25,24 @@ def test_presets_and_stage_selection() -> None:
         PlanSpec.parse("/no/such/plan.json")
 
 
-def test_inference_runs_only_when_offered_and_available() -> None:
+def test_inference_is_required_whenever_the_challenger_has_a_reference() -> None:
+    """A node that lists no backend still gets the inference stage: it cannot skip the correctness check
+    (it ends the session incomplete instead, see scoring)."""
     spec = PlanSpec.parse("standard")
     no_backend = NodeClaim("cpu", "x", 1 << 28, 0.01, ())
-    assert make_plan(spec, no_backend).stages == ("compute", "memory")
+    assert make_plan(spec, no_backend).stages == ("compute", "memory", "inference")
     assert make_plan(spec, PHONE, inference_available=False).stages == ("compute", "memory")
     assert make_plan(spec, PHONE).stages == ("compute", "memory", "inference")
+
+
+def test_standard_plan_refuses_claims_too_small_to_measure() -> None:
+    from poai.challenger.plan import PlanError
+
+    spec = PlanSpec.parse("standard")
+    with pytest.raises(PlanError, match="claim too small to measure"):
+        make_plan(spec, NodeClaim("cpu", "x", 1 << 20, 0.001, ()))
+    with pytest.raises(PlanError, match="claim too small to measure"):
+        make_plan(spec, NodeClaim("cpu", "x", 1 << 30, 0.001, ()))
 
 
 def test_plan_scales_with_the_claim() -> None:

@@ -36,7 +36,7 @@ def test_honest_session_is_scored_stored_and_counted(poai_run, poai_agent) -> No
     assert [c["name"] for c in outcome.checks] == ["compute", "memory", "latency"]
     assert all(c["passed"] for c in outcome.checks)
     compute = outcome.checks[0]["metrics"]
-    assert compute["node_seconds"] > 0 and compute["verify_seconds"] > 0 and compute["tflops"] > 0
+    assert compute["node_seconds"] > 0 and compute["verify_seconds"] > 0 and compute["matmul_tops"] > 0
     assert "poai_sessions_started_total 1.0" in metrics
     assert "poai_sessions_completed_total 1.0" in metrics
     assert 'poai_stage_seconds_count{stage="compute"} 1.0' in metrics
@@ -65,13 +65,13 @@ def test_health_and_reflection(poai_run) -> None:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
             overall = await health.Check(health_pb2.HealthCheckRequest(service=""))
-            named = await health.Check(health_pb2.HealthCheckRequest(service="edgeproof.poai.v1.Challenger"))
+            named = await health.Check(health_pb2.HealthCheckRequest(service="edgeproof.poai.v2.Challenger"))
             refl = reflection_pb2_grpc.ServerReflectionStub(channel)
             call = refl.ServerReflectionInfo()
             await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
             listed = await call.read()
             await call.write(
-                reflection_pb2.ServerReflectionRequest(file_containing_symbol="edgeproof.poai.v1.Challenger")
+                reflection_pb2.ServerReflectionRequest(file_containing_symbol="edgeproof.poai.v2.Challenger")
             )
             described = await call.read()
             await call.done_writing()
@@ -81,7 +81,7 @@ def test_health_and_reflection(poai_run) -> None:
     assert overall.status == health_pb2.HealthCheckResponse.SERVING
     assert named.status == health_pb2.HealthCheckResponse.SERVING
     names = {s.name for s in listed.list_services_response.service}
-    assert {"edgeproof.poai.v1.Challenger", "grpc.health.v1.Health"} <= names
+    assert {"edgeproof.poai.v2.Challenger", "grpc.health.v1.Health"} <= names
     assert described.file_descriptor_response.file_descriptor_proto  # the schema is served
 
 
@@ -92,14 +92,17 @@ class _Stall(Solver):
         await asyncio.sleep(3600)
 
 
-def test_stage_deadline_fails_the_session_with_a_strike(poai_run, poai_agent) -> None:
+def test_stage_deadline_fails_the_session_without_a_strike(poai_run, poai_agent) -> None:
+    """A missed deadline may be a slow link or an overloaded node: score 0, status node_fault, no strike."""
+
     async def body(service: ChallengerService):
         agent = poai_agent(service, _Stall)
         outcome = await asyncio.wait_for(agent.run_once(), 30)
         return outcome, service.reports[-1], _metrics(service)
 
     outcome, report, metrics = poai_run(body, deadline_floor_s=1.0)
-    assert outcome.score == 0.0 and not outcome.ok and outcome.strikes == 1
+    assert outcome.score == 0.0 and not outcome.ok and outcome.strikes == 0
+    assert outcome.status == "node_fault"
     assert report.failure_code == "timeout" and report.failed_stage == "compute"
     assert "no compute commitment within" in " ".join(outcome.reasons)
     assert 'poai_sessions_failed_total{reason="timeout"} 1.0' in metrics

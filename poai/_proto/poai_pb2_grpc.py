@@ -35,7 +35,7 @@ class ChallengerStub:
             channel: A grpc.Channel.
         """
         self.Session = channel.stream_stream(
-                '/edgeproof.poai.v1.Challenger/Session',
+                '/edgeproof.poai.v2.Challenger/Session',
                 request_serializer=poai__pb2.NodeMessage.SerializeToString,
                 response_deserializer=poai__pb2.ChallengerMessage.FromString,
                 _registered_method=True)
@@ -46,6 +46,7 @@ class ChallengerServicer:
 
     def Session(self, request_iterator, context):
         """The node opens the stream; the challenger drives it until it sends SessionResult or aborts.
+        A node that calls edgeproof.poai.v1.Challenger/Session is refused with FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,9 +62,9 @@ def add_ChallengerServicer_to_server(servicer, server):
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'edgeproof.poai.v1.Challenger', rpc_method_handlers)
+            'edgeproof.poai.v2.Challenger', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('edgeproof.poai.v1.Challenger', rpc_method_handlers)
+    server.add_registered_method_handlers('edgeproof.poai.v2.Challenger', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -84,7 +85,7 @@ class Challenger:
         return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/edgeproof.poai.v1.Challenger/Session',
+            '/edgeproof.poai.v2.Challenger/Session',
             poai__pb2.NodeMessage.SerializeToString,
             poai__pb2.ChallengerMessage.FromString,
             options,

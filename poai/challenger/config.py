@@ -19,7 +19,17 @@ class ChallengerConfig:
     max_concurrent_sessions: int = 512  # more are refused with RESOURCE_EXHAUSTED
     hello_timeout_s: float = 10.0
     ping_timeout_s: float = 5.0
-    pings_per_stage: int = 3
+    pings_per_stage: int = 3  # each ping round sends a random count in [this, 2x this]
+    # Compute work time = wall - min(session's smallest RTT, this x wall): delays cut at most 10%.
+    max_rtt_subtract_fraction: float = 0.1
+    # A reply faster than the smallest pong less max(5 ms, 25%) means held-back pongs (a failed check).
+    rtt_selective_slack_s: float = 0.005
+    rtt_selective_slack_fraction: float = 0.25
+    rtt_spike_ratio: float = 3.0  # a ping round above 3x the quietest round's median + slack
+    rtt_spike_slack_s: float = 0.02  # is flagged in the latency check
+    # Per node id, shared through the store by every challenger on one database; 0 turns it off.
+    rate_limit_sessions: int = 60
+    rate_limit_window_s: float = 3600.0
     session_timeout_s: float = 900.0  # safety net over all stages
     nonce_ttl_s: float = 30.0
     verify_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))

@@ -29,6 +29,11 @@ from poai.identity import NodeClaim
 
 PRESETS = ("standard", "lightweight", "default")
 ALL_STAGES = ("compute", "memory", "inference")
+# The standard plan refuses claims below these: a claim this small would be measured in milliseconds, where
+# fixed overheads (RTT, hashing, Python) dominate and no figure means anything. Capacity is reported beside
+# integrity, so a small honest claim is accepted and simply proves little.
+MIN_CLAIM_TOPS = 0.005
+MIN_CLAIM_MEMORY_BYTES = 64 << 20
 
 
 class PlanError(EdgeProofError):
@@ -80,6 +85,12 @@ class PlanSpec:
     def budget_for(self, claim: NodeClaim, memory_cap_bytes: int | None = None) -> Budget:
         overrides = dict(self.overrides)
         if self.budget == "standard":
+            if claim.claimed_tflops < MIN_CLAIM_TOPS or claim.memory_bytes < MIN_CLAIM_MEMORY_BYTES:
+                raise PlanError(
+                    f"claim too small to measure: the standard plan needs at least {MIN_CLAIM_TOPS} matmul TOPS "
+                    f"and {MIN_CLAIM_MEMORY_BYTES >> 20} MiB (claimed {claim.claimed_tflops:.3g} TOPS, "
+                    f"{claim.memory_bytes / 2**20:.0f} MiB)"
+                )
             try:
                 return Budget.from_claim(
                     claim.to_core(),
@@ -105,9 +116,10 @@ class SessionPlan:
 def make_plan(
     spec: PlanSpec, claim: NodeClaim, memory_cap_bytes: int | None = None, inference_available: bool = True
 ) -> SessionPlan:
-    """The plan for one session. Inference runs only when the node offers a backend and the challenger
-    has its reference model."""
-    stages = tuple(s for s in spec.stages if s != "inference" or (inference_available and claim.backends))
+    """The plan for one session. Inference runs (and is required) whenever the challenger has its
+    reference model: a node that lists no backend, or cannot run one, ends the session incomplete (score 0)
+    instead of skipping the correctness check."""
+    stages = tuple(s for s in spec.stages if s != "inference" or inference_available)
     return SessionPlan(
         spec.budget_for(claim, memory_cap_bytes), stages, measures_capacity=spec.measures_capacity
     )

@@ -1,15 +1,19 @@
 """Turn a SessionReport into a score (poai.scoring) and a stored session (poai.store), and into the
 SessionResult the node receives.
 
-Policy for sessions that did not run to the end (the wire layer's part of scoring):
-- hello refused (bad signature, wrong key, replayed or expired nonce, unknown node, absurd claim): the node
-  is told why; nothing is stored, because nobody proved they own the id (storing would let anyone give
-  strikes to any node by replaying its hello). Metrics and logs count them by reason.
-- malformed or undecodable messages, and deadlines missed (a node far slower than it claims): a failed
-  check named after the stage it happened in -> score 0 and a strike (poai.scoring's rule for failed
-  correctness checks).
-- the node hung up, crashed, gave up (NodeError), or the challenger shut down: score 0 without a strike
-  (phones lose network; a dropped session earns nothing, so dropping to dodge a check gains nothing).
+Policy for sessions that did not run to the end (the wire layer's part of scoring). Strikes are only for
+wrong or malformed answers; everything else is recorded under its own status:
+- hello refused (bad signature, wrong key, replayed or expired nonce, unknown node, absurd claim) or rate
+  limited: the node is told why; nothing is stored, because nobody proved they own the id, or the id is
+  over its session budget (storing would let anyone give strikes to any node by replaying its hello).
+- malformed or undecodable messages, and refusing to open a commitment (a NodeError, or a wrong answer
+  type, after the commitment was sent): a failed check named after the stage -> score 0 and a strike. A
+  node that sees it would fail an opening cannot dodge the strike by giving up.
+- deadlines missed or a stage the node could not run (NodeError before committing): "node_fault"; the
+  node hung up or the stream broke: "network". Both score 0 without a strike (phones lose network; a dropped session earns nothing and still
+  counts as a 0 in the history, so dropping to dodge a check gains nothing).
+- the verifier or the challenger failed (an exception in a verifier, running out of memory, shutting
+  down): "challenger_fault", recorded, no strike, the node's history untouched.
 """
 
 from __future__ import annotations
@@ -18,12 +22,20 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from poai._proto import poai_pb2 as pb
-from poai.challenger.session import SessionReport
+from poai.challenger.session_report import SessionReport
 from poai.challenges.common import CheckResult
-from poai.scoring import SessionScore, score_session
+from poai.scoring import (
+    STATUS_CHALLENGER_FAULT,
+    STATUS_FAILED,
+    STATUS_INCOMPLETE,
+    STATUS_NETWORK,
+    SessionScore,
+    score_session,
+)
 
-STRIKING_FAILURES = ("malformed", "timeout")
+STRIKING_FAILURES = ("malformed", "refused_opening")
+CHALLENGER_FAULTS = ("shutdown", "challenger_fault")
+NETWORK_FAILURES = ("disconnected",)
 
 
 @dataclass
@@ -34,6 +46,8 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     stored: bool = False
     strike: bool = False
+    status: str = "ok"
+    capacity: dict[str, float] = field(default_factory=dict)
 
 
 def session_checks(report: SessionReport) -> list[CheckResult]:
@@ -50,21 +64,30 @@ def session_checks(report: SessionReport) -> list[CheckResult]:
 
 
 def score_report(report: SessionReport) -> tuple[SessionScore, list[CheckResult]]:
-    """CORE's session score, with the incomplete-session rule applied."""
+    """The session's score, with the incomplete-session and challenger-fault rules applied."""
     assert report.claim is not None and report.plan is not None
     checks = session_checks(report)
     claim = report.claim.to_core()
     if not report.plan.measures_capacity:
-        claim = dataclasses.replace(claim, tflops=0.0)  # nothing to cap against (see SessionPlan)
-    scored = score_session(claim, checks)
-    if report.failure_code is not None and report.failure_code not in STRIKING_FAILURES:
+        # nothing to cap against (see SessionPlan)
+        claim = dataclasses.replace(claim, tflops=0.0, memory_bandwidth_gbs=0.0)
+    scored = score_session(claim, checks, required=report.plan.stages)
+    code = report.failure_code
+    if code is not None and code not in STRIKING_FAILURES:
+        status = (
+            STATUS_CHALLENGER_FAULT if code in CHALLENGER_FAULTS
+            else STATUS_NETWORK if code in NETWORK_FAILURES
+            else STATUS_INCOMPLETE
+        )
+        if scored.strike:
+            status = STATUS_FAILED  # a check had already failed before the session broke off
         scored = dataclasses.replace(
             scored,
             score=0.0,
-            strike=False,
+            status=status,
             reasons=(
-                f"session incomplete ({report.failure_code}): {report.failure_reason}",
-                *[r for r in scored.reasons if r != "all checks passed"],
+                f"session incomplete ({code}): {report.failure_reason}",
+                *[r for r in scored.reasons if r != "all checks passed" and "did not run" not in r],
             ),
         )
     return scored, checks
@@ -72,9 +95,9 @@ def score_report(report: SessionReport) -> tuple[SessionScore, list[CheckResult]
 
 def score_and_store(store: Any, report: SessionReport) -> Outcome:
     """Score the session and record it (one store transaction). Refused hellos are not stored."""
-    if report.node_id is None or report.claim is None or report.plan is None:
+    if report.node_id is None or report.claim is None or report.plan is None or not report.admitted:
         reason = report.failure_reason or "session ended before the node was identified"
-        return Outcome(score=0.0, smoothed_score=0.0, strikes=0, reasons=[reason])
+        return Outcome(score=0.0, smoothed_score=0.0, strikes=0, reasons=[reason], status=STATUS_INCOMPLETE)
     scored, checks = score_report(report)
     node = store.record_session(
         report.node_id,
@@ -92,29 +115,6 @@ def score_and_store(store: Any, report: SessionReport) -> Outcome:
         reasons=list(scored.reasons),
         stored=True,
         strike=scored.strike,
-    )
-
-
-def result_message(report: SessionReport, outcome: Outcome | None) -> pb.SessionResult:
-    reasons = list(outcome.reasons) if outcome is not None else []
-    if report.failure_reason and not any(report.failure_reason in r for r in reasons):
-        reasons.insert(0, report.failure_reason)
-    if outcome is None:
-        reasons.append("the challenger could not record this session")
-    return pb.SessionResult(
-        session_id=report.session_id,
-        ok=report.completed and outcome is not None and outcome.score > 0 and not outcome.strike,
-        score=0.0 if outcome is None else float(outcome.score),
-        smoothed_score=0.0 if outcome is None else float(outcome.smoothed_score),
-        reasons=[r[:1000] for r in reasons],
-        checks=[
-            pb.CheckSummary(
-                name=c.name,
-                passed=c.passed,
-                reason=c.reason[:1000],
-                metrics={k: float(v) for k, v in c.metrics.items()},
-            )
-            for c in report.checks
-        ],
-        strikes=0 if outcome is None else int(outcome.strikes),
+        status=scored.status,
+        capacity=dict(scored.capacity),
     )

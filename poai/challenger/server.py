@@ -6,6 +6,9 @@
     await service.stop()
 
 Also served: grpc.health.v1 (overall and per service; NOT_SERVING while draining) and server reflection.
+The Session method (protocol v2) is registered with a byte-passthrough deserializer: NodeStream checks each
+message's size against its step's limit and parses it off the event loop (poai/challenger/stream.py). Nodes
+still on protocol v1 are refused at once with FAILED_PRECONDITION and a reason that says to upgrade.
 CPU-heavy verification runs in a thread pool (numpy / torch release the GIL) so the event loop stays
 responsive; stores are written from threads too (SQLite blocks).
 """
@@ -28,15 +31,20 @@ from poai._proto import poai_pb2_grpc as pbg
 from poai.challenger.config import ChallengerConfig
 from poai.challenger.metrics import ChallengerMetrics
 from poai.challenger.plan import PlanSpec, SessionPlan, make_plan
-from poai.challenger.session import SessionDriver, SessionReport
+from poai.challenger.record import score_and_store
+from poai.challenger.result import result_message
+from poai.challenger.session import ChallengerFault, SessionDriver
+from poai.challenger.session_report import SessionReport
 from poai.challenger.stream import NodeStream
 from poai.challenges.common import CheckResult
-from poai.identity import NodeClaim, NonceRegistry
+from poai.identity import NodeClaim, NonceRegistry, default_challenger_id
 from poai.tls import server_credentials
+from poai.wire import V1_REFUSAL, V1_SERVICE
 
 log = logging.getLogger("poai.challenger")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Challenger"].full_name
+_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 
 
 class ChallengerService(pbg.ChallengerServicer):
@@ -82,7 +90,7 @@ class ChallengerService(pbg.ChallengerServicer):
             ("grpc.http2.max_pings_without_data", 0),
         ]
         server = grpc.aio.server(options=opts, maximum_concurrent_rpcs=None)
-        pbg.add_ChallengerServicer_to_server(self, server)
+        server.add_generic_rpc_handlers(self._rpc_handlers())
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
@@ -98,7 +106,15 @@ class ChallengerService(pbg.ChallengerServicer):
             raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
         self.port = port
         if not self.challenger_id:
-            self.challenger_id = f"challenger@{self.config.host}:{port}"
+            host = self.config.host
+            self.challenger_id = default_challenger_id(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+            if host in _WILDCARD_HOSTS:
+                log.warning(
+                    "challenger bound to every interface without an id: nodes expect the id of the address "
+                    "they dial and will refuse to sign for this one; set the id (--id) to "
+                    "'challenger@HOST:PORT' of your public address",
+                    extra={"challenger_id": self.challenger_id},
+                )
         await server.start()
         self._server = server
         await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
@@ -155,6 +171,25 @@ class ChallengerService(pbg.ChallengerServicer):
         return len(self._active)
 
     # ----------------------------------------------------------------------------------------- RPC
+    def _rpc_handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
+        """Session (v2) with raw bytes in (parsed by NodeStream), and the v1 method that refuses old nodes."""
+        session = grpc.stream_stream_rpc_method_handler(
+            self.Session,
+            request_deserializer=None,  # bytes: size-checked, then parsed off the event loop
+            response_serializer=pb.ChallengerMessage.SerializeToString,
+        )
+        refuse_v1 = grpc.stream_stream_rpc_method_handler(self._refuse_v1)
+        return (
+            grpc.method_handlers_generic_handler(SERVICE_NAME, {"Session": session}),
+            grpc.method_handlers_generic_handler(V1_SERVICE, {"Session": refuse_v1}),
+        )
+
+    async def _refuse_v1(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:
+        """A node on protocol v1: refused before anything is read, with what to do about it."""
+        self.metrics.hello_rejected.labels("protocol_v1").inc()
+        log.info("refused a protocol v1 node", extra={"peer": context.peer()})
+        await context.abort(grpc.StatusCode.FAILED_PRECONDITION, V1_REFUSAL)
+
     async def Session(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
         if self._draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "challenger is shutting down; retry later")
@@ -171,29 +206,37 @@ class ChallengerService(pbg.ChallengerServicer):
         driver = SessionDriver(self, NodeStream(context, self.config.max_message_bytes), context.peer())
         try:
             try:
-                report = await driver.run()
+                await driver.run()
             except asyncio.CancelledError:
                 # The RPC is gone (node hung up, or the challenger is stopping): record the failed session
                 # anyway, then let the cancel go on.
-                await self._finish_shielded(driver.report, send=None)
+                await self._finish_shielded(driver, send=None)
                 raise
             # gRPC may cancel this task right after the stream ended on its own (EOF first, then the peer's
             # cancel), so the scoring and storing must not be cancellable either.
-            await self._finish_shielded(report, send=context)
+            await self._finish_shielded(driver, send=context)
         finally:
             self._active.discard(task)
             self.metrics.active_sessions.dec()
 
-    async def _finish_shielded(self, report: SessionReport, send: grpc.aio.ServicerContext | None) -> None:
+    async def _finish_shielded(self, driver: SessionDriver, send: grpc.aio.ServicerContext | None) -> None:
         """Run `_finish` in its own task that a cancel of the RPC cannot stop; stop() waits for it."""
-        finishing = asyncio.ensure_future(self._finish(report, send=send))
+        finishing = asyncio.ensure_future(self._finish(driver, send=send))
         self._finishing.add(finishing)
         finishing.add_done_callback(self._finishing.discard)
         await asyncio.shield(finishing)
 
-    async def _finish(self, report: SessionReport, send: grpc.aio.ServicerContext | None) -> None:
-        """Score, store, count, log, and tell the node (when the stream is still there)."""
+    async def _finish(self, driver: SessionDriver, send: grpc.aio.ServicerContext | None) -> None:
+        """Verify what the node committed, score, store, count, log, and tell the node (when the stream is
+        still there)."""
         loop = asyncio.get_running_loop()
+        report = driver.report
+        try:
+            await driver.finalize()
+        except Exception:  # noqa: BLE001 - recorded as the challenger's fault below
+            log.exception("could not verify the session", extra={"session_id": report.session_id})
+            if report.failure_code is None:
+                report.failure_code, report.failure_reason = "challenger_fault", "verification failed"
         try:
             outcome = await loop.run_in_executor(self._io_pool, self.score_and_store, report)
         except Exception:  # noqa: BLE001 - a store failure must not crash the server
@@ -279,23 +322,16 @@ class ChallengerService(pbg.ChallengerServicer):
         t = time.perf_counter()
         try:
             return await loop.run_in_executor(self._pool, kind.verify, state)
-        except Exception as exc:  # noqa: BLE001 - a node answer that crashes the verifier is a failed check
-            log.warning("verifier raised", extra={"kind": kind.name, "error": repr(exc)})
-            return CheckResult(
-                kind.name,
-                False,
-                f"verification rejected the node's answer: {exc!r}"[:500],
-                {},
-                time.perf_counter() - t,
-            )
+        except Exception as exc:  # noqa: BLE001 - verifiers check node data themselves; a raise is ours
+            # Every verifier turns a wrong or malformed answer into a failed CheckResult itself, so an
+            # exception is the challenger's fault (a bug, out of memory): recorded, never a strike.
+            log.warning("verifier raised", extra={"kind": kind.name, "error": repr(exc),
+                                                  "seconds": round(time.perf_counter() - t, 3)})
+            raise ChallengerFault(f"the {kind.name} verifier failed: {exc!r}"[:500]) from None
 
     # ------------------------------------------------------------------------------ score and store
     def score_and_store(self, report: SessionReport) -> Any:
-        from poai.challenger.record import score_and_store
-
         return score_and_store(self._store, report)
 
     def result_message(self, report: SessionReport, outcome: Any) -> pb.SessionResult:
-        from poai.challenger.record import result_message
-
         return result_message(report, outcome)

@@ -156,7 +156,9 @@ class Stopwatch:
 class Claim(WireMixin):
     """What a node says it is. Every number here is checked, none is trusted.
 
-    tflops: dense FP32 matmul throughput (TF32 off) in 10^12 FLOP/s - the unit the compute challenge measures.
+    tflops: matmul throughput on 8-bit integer operands with exact accumulation, in 10^12 ops/s (what the
+        compute challenge measures as `matmul_tops`: any exact kernel qualifies, int8, bf16/fp16/tf32 with
+        fp32 accumulation, or fp32; see poai/challenges/compute.py). The name is kept for compatibility.
     memory_bytes: device memory the node offers (VRAM on a GPU, RAM on a CPU device).
     """
 
@@ -164,6 +166,7 @@ class Claim(WireMixin):
     gpu_model: str = ""
     memory_bytes: int = 0
     tflops: float = 0.0
+    memory_bandwidth_gbs: float = 0.0  # nonce-pass bandwidth the node claims (0: none claimed)
 
     def __post_init__(self) -> None:
         if self.device_kind not in DEVICE_KINDS:
@@ -193,25 +196,23 @@ class Budget:
     """
 
     claimed_tflops: float = 0.05
-    claimed_memory_bytes: int = 32 << 20
+    claimed_memory_bytes: int = 128 << 20
+    claimed_memory_bandwidth_gbs: float = 0.0
     device_kind: str = "cpu"
-    # compute: `compute_steps` chained n x n matmuls, committed as tiles.
+    # compute: `compute_steps` independent n x n matmuls X_k = A_k @ B_k mod p, committed as tiles.
     compute_n: int = 1024
     compute_steps: int = 64
     compute_tile_rows: int = 32
     compute_tile_cols: int = 32
     compute_openings: int = 64
     # memory: `memory_bytes` in blocks of `memory_block_bytes`, filled as `memory_lanes` parallel chains.
-    memory_bytes: int = 32 << 20
-    memory_block_bytes: int = 64 << 10
-    memory_lanes: int = 16
-    memory_openings: int = 16
-    memory_rounds: int = 3  # hash rounds per word of the chain: regenerating a block costs this much
-    memory_open_base_s: float = 0.25  # allowance for transfer + jitter when answering openings
-    memory_regen_fraction: float = 0.5  # openings may cost at most this many block regenerations each
-    memory_nonce_fill_ratio: float = 0.25  # nonce pass may take at most this fraction of the fill time
-    memory_nonce_base_s: float = 0.1
-    memory_max_fill_s: float = 60.0
+    # Time bounds are the verifier's (poai.challenges.memory.MemoryBounds), not the plan's; see
+    # poai/challenges/MEMORY_CALIBRATION.md for these sizes.
+    memory_bytes: int = 128 << 20
+    memory_block_bytes: int = 16 << 10  # small blocks: 128 openings x 2 blocks stay ~4 MiB
+    memory_lanes: int = 64  # 1 MiB per chain step: numpy/torch calls stay efficient
+    memory_openings: int = 128  # a node missing 5% of its blocks survives with (0.95)^128 = 0.14%
+    memory_rounds: int = 16  # hash rounds per word of the chain: recomputing a block costs ~15x reading it
     # latency
     ping_count: int = 5
     max_rtt_s: float = 1.0
@@ -223,16 +224,17 @@ class Budget:
     def __post_init__(self) -> None:
         if self.compute_n % self.compute_tile_rows or self.compute_n % self.compute_tile_cols:
             raise ValueError("compute_n must be a multiple of the tile sizes")
-        if self.memory_block_bytes % 65536 or self.memory_block_bytes <= 0:
-            raise ValueError("memory_block_bytes must be a positive multiple of 64 KiB")
+        if self.memory_block_bytes % 4096 or self.memory_block_bytes <= 0:
+            raise ValueError("memory_block_bytes must be a positive multiple of 4 KiB")
         if self.memory_bytes < self.memory_block_bytes * self.memory_lanes:
             raise ValueError("memory_bytes must hold at least one block per lane")
 
     @classmethod
     def default(cls) -> Budget:
-        """CPU plan: ~2 s of compute work (64 chained 1024^2 matmuls, ~137 GFLOP) and ~0.25 s of memory work
-        (32 MiB) on a 2-core x86 machine. The verifier's cost is fixed per opening (64 openings, ~40-70 ms
-        here), so it is the node's work that must be long enough to keep the ratio under 5%."""
+        """CPU plan: ~1-2 s of compute work (64 independent 1024^2 matmuls, ~137 G ops) and ~1 s of memory
+        work (128 MiB: fill ~0.7 s, nonce pass ~40 ms, 128 openings) on a 2-core x86 machine. The compute verifier's cost is fixed per opening (64 openings,
+        ~7 ms here: ~1% of the node's ~1 s), so it is the node's work that must be long enough to keep the
+        ratio under 5%."""
         return cls()
 
     @classmethod
@@ -247,9 +249,9 @@ class Budget:
             compute_tile_cols=16,
             compute_openings=16,
             memory_bytes=1 << 20,
-            memory_block_bytes=64 << 10,
-            memory_lanes=4,
-            memory_openings=4,
+            memory_block_bytes=16 << 10,
+            memory_lanes=16,
+            memory_openings=8,
             ping_count=3,
             inference_prompts=1,
             inference_max_tokens=8,
@@ -278,25 +280,31 @@ class Budget:
         flops = tflops * 1e12 * target
         n = _pow2_round((flops / 16.0) ** (1.0 / 3.0))  # aim at ~8 steps
         mem = claim.memory_bytes if claim.memory_bytes > 0 else 1 << 30
-        # fp32 X, B, product + one uint8 result per step must fit comfortably in half the memory
+        # fp32 A, B, product + one uint8 result per step must fit comfortably in half the memory
         while n > 128 and n * n * (12 + 16) > mem // 2:
             n //= 2
         n = max(128, min(n, 32768))
         steps = int(min(64, max(2, round(flops / (2.0 * n**3)))))
-        # leaves per step = n^2 / (tile_rows * tile_cols) (node's Merkle work); bytes per opening ~
-        # tile_rows * n; the verifier's work per opening does not depend on tile_cols.
+        # leaves per step = n^2 / (tile_rows * tile_cols) (node's Merkle work); the verifier's work per
+        # opening is ~tile_rows * n (row block of A_k, 2 x 4 columns of B_k) and does not depend on tile_cols.
         tile_rows = 16 if n <= 256 else 32
         tile_cols = max(16, min(512, n // 32))
-        # memory
-        block = (1 << 20) if gpu else (64 << 10)
-        lanes = 256 if gpu else 16
+        # memory: >= ~16k blocks, so 128 openings (2 blocks each) cost the verifier ~1-3% of the node's
+        # fill; blocks of 4-32 KiB on CPUs (an opening message stays <= ~9 MiB) in 1 MiB chain steps, 64 KiB
+        # on GPUs in 64 MiB steps. Time bounds: poai.challenges.memory.MemoryBounds (claimed bandwidth).
         mem_bytes = int(mem * memory_fraction)
         if memory_cap_bytes is not None:
             mem_bytes = min(mem_bytes, memory_cap_bytes)
+        if gpu:
+            block, lanes = 64 << 10, 1024
+        else:
+            block = min(32 << 10, max(4 << 10, _pow2_round(mem_bytes / 16384)))
+            lanes = max(4, (1 << 20) // block)
         mem_bytes = max(mem_bytes // (block * lanes), 1) * block * lanes
         params: dict[str, Any] = dict(
             claimed_tflops=float(claim.tflops),
             claimed_memory_bytes=int(claim.memory_bytes),
+            claimed_memory_bandwidth_gbs=float(claim.memory_bandwidth_gbs),
             device_kind=claim.device_kind,
             compute_n=n,
             compute_steps=steps,
@@ -305,7 +313,6 @@ class Budget:
             memory_bytes=mem_bytes,
             memory_block_bytes=block,
             memory_lanes=lanes,
-            memory_max_fill_s=max(60.0, mem_bytes / 50e6),
         )
         params.update(overrides)
         return cls(**params)

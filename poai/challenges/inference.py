@@ -7,20 +7,38 @@ Session flow:
     result = inference.verify(spec, answer, reference_backend)    # challenger: one forward pass per prompt
 
 `node_backend` is any edge_sdk.runtime backend (llama.cpp, ONNX Runtime, torch); `reference_backend` must
-be the torch backend on the reference model (it provides `teacher_forced_logprobs`). `on_token(prompt_index,
-token_index)` is called as each token is produced, so the node agent can stream progress and the
-challenger can time TTFT and inter-token gaps (see latency.stream_stats).
+be the torch backend on the reference model (its `.model` gives the full next-token distribution at every
+position in one forward pass). `on_token(prompt_index, token_index)` is called as each token is produced, so
+the node agent streams a TokenTick per token and the challenger times TTFT and inter-token gaps and detects
+answers streamed in one burst (poai/kinds.py `InferenceKind.verify`, latency.stream_stats).
 
-What is checked, per generated position, against the reference model evaluated on the node's own tokens:
+Prompts (`make_prompts`) are drawn from the seed out of a space no node can precompute: one of
+`len(PROMPT_SHAPES)` = 7 instruction shapes filled with distinct words drawn uniformly from a fixed list of
+4096 common English words (poai/challenges/inference_words.py) and uniform random numbers. The smallest
+shape has 4096*4095*4094*4093 * 999000 ~ 2^67.9 possible prompts, the largest ~2^79.9, the whole space
+~2^80.1 (`prompt_space_bits()`): a node that answered 10^12 prompts in advance covers less than 2^-27 of
+even the smallest shape, and 10,000 prompts from fresh seeds never repeat (tested).
+
+What is checked, per prompt. First the answer's form; any failure is a failed check with the reason:
 - the node's prompt tokens equal the reference chat template's (same tokenizer and template);
-- greedy: the node's token is the top of its own reported distribution; EOS only as the last token, and
-  finish_reason consistent with it;
-- argmax agreement with the reference, and "hard" disagreements: the node picked a token the reference
-  ranks more than `hard_margin` nats below its favourite (an honest quantised backend only flips near-ties);
-- score deviation: |node logprob - reference logprob| of the chosen tokens (mean and max) and over the
-  top-k alternatives both report.
-Thresholds (`InferenceThresholds`) come from measured honest runs (llama.cpp Q4_1 vs torch) and cheats
-(perturbed, re-quantised, random models): see poai/challenges/INFERENCE_CALIBRATION.md.
+- 1..max_tokens generated tokens, with exactly top_k alternatives per position; every id an integer in the
+  vocabulary; every logprob a finite float <= 0;
+- per position the top_k alternative ids are distinct, sorted by logprob (non-increasing), and their
+  probabilities sum to at most 1;
+- greedy (top_k > 0): the chosen token is the node's own top-1 and its logprob equals top_logprobs[0];
+- EOS only as the last token, and finish_reason consistent with it.
+Then the statistics, against the reference evaluated on the node's own tokens (full distribution):
+- argmax agreement, and "hard" disagreements: the node picked a token the reference ranks more than
+  `hard_margin` nats below its favourite (an honest quantised backend only flips near-ties);
+- score deviation: |node logprob - reference logprob| of the chosen tokens (mean and max);
+- top-k deviation: |node logprob - reference logprob| of every listed alternative, the reference read at
+  the node's own ids (mean and max): fabricated alternatives fail even when the chosen tokens are right;
+- missing alternatives: positions where the node left out a token the reference ranks more than
+  `hard_margin` above an alternative the node did list;
+- EOS agreement: EOS chosen (or refused) where the reference clearly disagrees.
+Thresholds (`InferenceThresholds`) come from measured honest runs (llama.cpp Q4_1 and torch nodes vs the
+torch reference) and cheats (perturbed, re-quantised, tiny models, fabricated logprobs): see
+poai/challenges/INFERENCE_CALIBRATION.md.
 
 The verifier's cost is one forward pass over prompt + completion per prompt, against the node's
 `max_tokens` sequential decode steps; both times are in the metrics.
@@ -28,23 +46,28 @@ The verifier's cost is one forward pass over prompt + completion per prompt, aga
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from poai.challenges.common import Budget, CheckResult, WireMixin, new_seed, numpy_rng
+from poai.challenges.inference_words import WORDS
 
 __all__ = [
     "InferenceAnswer",
     "InferenceSpec",
     "InferenceThresholds",
+    "PROMPT_SHAPES",
+    "PromptShape",
     "answer",
     "make_prompts",
     "make_spec",
+    "prompt_space_bits",
     "verify",
 ]
 
@@ -52,50 +75,58 @@ NAME = "inference"
 
 # ------------------------------------------------------------------------------------------ prompts
 
-_ADJ = ["quiet", "ancient", "bright", "curious", "tiny", "enormous", "rusty", "golden", "clever", "sleepy",
-        "noisy", "gentle", "frozen", "hidden", "lonely", "brave", "wooden", "purple", "silver", "busy",
-        "patient", "broken", "friendly", "strange", "shiny", "humble", "fierce", "soft", "dusty", "modern"]
-_NOUN = ["robot", "garden", "lighthouse", "teapot", "river", "library", "fox", "bicycle", "mountain",
-         "violin", "bakery", "owl", "train", "castle", "lantern", "notebook", "whale", "market", "kite",
-         "forest", "clock", "island", "bridge", "dragon", "cactus", "submarine", "village", "piano", "comet",
-         "umbrella"]
-_PLACE = ["harbour", "desert", "city square", "old mill", "school", "train station", "beach", "museum",
-          "farm", "space station", "cave", "rooftop", "kitchen", "park", "museum basement", "snowy valley"]
-_JOB = ["baker", "nurse", "pilot", "gardener", "teacher", "astronaut", "plumber", "painter", "chef", "farmer",
-        "librarian", "mechanic", "firefighter", "scientist", "musician", "tailor", "carpenter", "doctor"]
-_THING = ["a box", "a backpack", "a drawer", "a pocket", "a toolbox", "a basket", "a suitcase", "a fridge"]
-_TOPIC = ["rain", "friendship", "the moon", "coffee", "winter", "music", "the ocean", "trees", "cities",
-          "sleep", "volcanoes", "bees", "maps", "bread", "clouds", "stars", "rivers", "sports"]
-_COLOR = ["red", "blue", "green", "yellow", "orange", "purple", "white", "black", "brown", "pink"]
 
-_TEMPLATES: tuple[Callable[[np.random.Generator], str], ...] = (
-    lambda r: f"Write one sentence about a {_pick(r, _ADJ)} {_pick(r, _NOUN)} near the {_pick(r, _PLACE)}.",
-    lambda r: f"List three things a {_pick(r, _JOB)} might keep in {_pick(r, _THING)}.",
-    lambda r: (lambda a, b: f"What is {a} plus {b}? Answer with the number first.")(
-        int(r.integers(10, 999)), int(r.integers(10, 999))),
-    lambda r: (lambda a, b: f"What is {a} times {b}?")(int(r.integers(2, 40)), int(r.integers(2, 40))),
-    lambda r: (f"Give a short title for a story about a {_pick(r, _ADJ)} {_pick(r, _NOUN)} "
-               f"and a {_pick(r, _NOUN)}."),
-    lambda r: f"Describe the colour {_pick(r, _COLOR)} to someone who loves {_pick(r, _TOPIC)}.",
-    lambda r: f"Write a two-line poem about {_pick(r, _TOPIC)} and a {_pick(r, _NOUN)}.",
-    lambda r: f"Why might a {_pick(r, _JOB)} visit the {_pick(r, _PLACE)}? Answer briefly.",
-    lambda r: f"Continue this list with two more words: {', '.join(_pick(r, _NOUN) for _ in range(3))},",
-    lambda r: f"Explain in one sentence what a {_pick(r, _NOUN)} is used for.",
-    lambda r: f"Name a {_pick(r, _COLOR)} object you could find in a {_pick(r, _PLACE)}.",
-    lambda r: (f"Give one tip for a {_pick(r, _ADJ)} {_pick(r, _JOB)} who is learning about "
-               f"{_pick(r, _TOPIC)}."),
+@dataclass(frozen=True)
+class PromptShape:
+    """An instruction with `words` distinct random words ({w0}, {w1}, ...) and random integers ({n0}, ...)
+    drawn uniformly from the inclusive ranges `numbers`."""
+
+    template: str
+    words: int
+    numbers: tuple[tuple[int, int], ...] = ()
+
+    def size(self, vocabulary: int = len(WORDS)) -> int:
+        """How many distinct prompts this shape can produce."""
+        count = math.perm(vocabulary, self.words)
+        for lo, hi in self.numbers:
+            count *= hi - lo + 1
+        return count
+
+    def draw(self, rng: np.random.Generator) -> str:
+        picks = rng.choice(len(WORDS), self.words, replace=False)
+        values = {f"w{i}": WORDS[int(j)] for i, j in enumerate(picks)}
+        values.update({f"n{i}": int(rng.integers(lo, hi + 1)) for i, (lo, hi) in enumerate(self.numbers)})
+        return self.template.format(**values)
+
+
+PROMPT_SHAPES: tuple[PromptShape, ...] = (
+    PromptShape('Write one sentence that uses the words "{w0}", "{w1}", "{w2}", "{w3}", "{w4}" and "{w5}".',
+                6),
+    PromptShape("Sort these words in alphabetical order: {w0}, {w1}, {w2}, {w3}, {w4}, {w5}.", 6),
+    PromptShape('What is {n0} plus {n1}? Then use the words "{w0}", "{w1}" and "{w2}" in one short sentence.',
+                3, ((100, 99_999), (100, 99_999))),
+    PromptShape('Write a two-line poem about "{w0}" and "{w1}" that also mentions "{w2}", "{w3}" and the '
+                "number {n0}.", 4, ((1000, 999_999),)),
+    PromptShape('Suggest a title for a story about "{w0}", "{w1}", "{w2}", "{w3}" and "{w4}" that takes place '
+                "in the year {n0}, and explain it in one sentence.", 5, ((1000, 9999),)),
+    PromptShape("Here are five words: {w0}, {w1}, {w2}, {w3}, {w4}. Which one is the longest? Also, what is "
+                "{n0} times {n1}?", 5, ((2, 999), (2, 999))),
+    PromptShape('Write a short story for children that includes the words "{w0}", "{w1}", "{w2}", "{w3}" and '
+                '"{w4}", and the number {n0}.', 5, ((10, 99_999),)),
 )
 
 
-def _pick(rng: np.random.Generator, words: Sequence[str]) -> str:
-    return words[int(rng.integers(len(words)))]
+def prompt_space_bits() -> tuple[float, float]:
+    """(log2 of the smallest shape's size, log2 of the whole space): the precomputation bound."""
+    sizes = [s.size() for s in PROMPT_SHAPES]
+    return math.log2(min(sizes)), math.log2(sum(sizes))
 
 
 def make_prompts(rng: np.random.Generator | None, n: int) -> list[str]:
-    """`n` fresh user prompts: random templates filled with random words and numbers (millions of
-    combinations; never a fixed list a node could precompute). rng None: OS entropy."""
+    """`n` fresh user prompts: a random shape, distinct random words, random numbers (>= 2^67.9 prompts per
+    shape, see the module docstring). rng None: OS entropy."""
     gen = rng if rng is not None else np.random.default_rng()
-    return [_TEMPLATES[int(gen.integers(len(_TEMPLATES)))](gen) for _ in range(n)]
+    return [PROMPT_SHAPES[int(gen.integers(len(PROMPT_SHAPES)))].draw(gen) for _ in range(n)]
 
 
 # ----------------------------------------------------------------------------------------- messages
@@ -137,19 +168,25 @@ class InferenceAnswer(WireMixin):
 
 @dataclass(frozen=True)
 class InferenceThresholds:
-    """Pass/fail limits. Defaults are calibrated in INFERENCE_CALIBRATION.md (honest llama.cpp Q4_1 vs the
-    torch reference, and cheating models)."""
+    """Pass/fail limits. The defaults are set from measured honest distributions with the margins stated in
+    INFERENCE_CALIBRATION.md (honest: llama.cpp Q4_1 and torch nodes vs the torch reference, fresh prompts;
+    cheats: perturbed, re-quantised and tiny models, fabricated logprobs, burst streaming)."""
 
     hard_margin: float = 1.0  # nats: a disagreement where the reference prefers its token by more is "hard"
-    max_hard_disagreement: float = 0.05  # fraction of positions (honest llama.cpp: 0.000)
-    min_argmax_agreement: float = 0.5  # honest llama.cpp 0.95-0.97 but 0.83 on one 12-token answer
-    max_mean_deviation: float = 0.15  # nats, chosen tokens (honest llama.cpp: 0.042)
-    max_top_deviation: float = 0.25  # nats, mean over shared top-k alternatives (honest: 0.079)
+    max_hard_disagreement: float = 0.05  # fraction of positions
+    min_argmax_agreement: float = 0.5  # fraction of positions (a floor: short answers flip near-ties)
+    max_mean_deviation: float = 0.15  # nats, chosen tokens, mean over positions
+    max_deviation: float = 1.5  # nats, chosen tokens, worst single position
+    max_top_deviation: float = 0.25  # nats, listed alternatives (reference read at the node's ids), mean
+    max_top_deviation_max: float = 2.0  # nats, listed alternatives, worst single one
+    max_topk_missing: float = 0.1  # fraction of positions leaving out a clearly better token
     min_eos_agreement: float = 1.0  # EOS chosen (or refused) where the reference clearly disagrees: none
+    min_pace_ratio: float = 0.08  # token stream: mean central inter-token gap / (commit time per token)
 
 
 def make_spec(budget: Budget, rng: np.random.Generator | None = None, model: str = "",
               system: str = "") -> InferenceSpec:
+    """Fresh prompts from a fresh seed (rng None: the seed comes from `secrets`)."""
     seed = new_seed(rng)
     return InferenceSpec(
         seed=seed,
@@ -201,6 +238,129 @@ def answer(backend: Any, spec: InferenceSpec, on_token: Callable[[int, int], Non
 
 # ------------------------------------------------------------------------------------ verifier side
 
+# Structural tolerances (not statistics: an honest node computes all of these from one log-softmax row).
+LOGPROB_MAX = 1e-6  # a logprob above this is not a log-probability
+SAME_LOGPROB = 1e-3  # the chosen token's logprob vs top_logprobs[0] (float32 vs float64 rounding)
+MASS_MAX = 1e-3  # log of the listed alternatives' total probability: at most log(1) plus rounding
+
+
+class Malformed(ValueError):
+    """The answer cannot be a greedy decode with logprobs of any model: a failed check, stated."""
+
+
+def _ints(values: Any, what: str) -> np.ndarray:
+    try:
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+            raise Malformed(f"{what}: not all integers")
+        return np.asarray([int(v) for v in values], dtype=np.int64).reshape(-1)
+    except (TypeError, OverflowError):
+        raise Malformed(f"{what}: not a list of integers") from None
+
+
+def _floats(values: Any, what: str) -> np.ndarray:
+    try:
+        if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                   for v in values):
+            raise Malformed(f"{what}: not all numbers")
+        arr = np.asarray([float(v) for v in values], dtype=np.float64).reshape(-1)
+    except (TypeError, OverflowError):
+        raise Malformed(f"{what}: not a list of numbers") from None
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise Malformed(f"{what}[{bad}] is {arr[bad]} (must be finite)")
+    if np.any(arr > LOGPROB_MAX):
+        bad = int(np.flatnonzero(arr > LOGPROB_MAX)[0])
+        raise Malformed(f"{what}[{bad}] = {arr[bad]:.4g} > 0 is not a log-probability")
+    return arr
+
+
+@dataclass
+class _Parsed:
+    prompt: list[int]
+    tokens: np.ndarray  # (n,)
+    logprobs: np.ndarray  # (n,)
+    top_ids: np.ndarray  # (n, k)
+    top_lps: np.ndarray  # (n, k)
+
+
+def _parse(spec: InferenceSpec, ans: InferenceAnswer, i: int, reference: Any) -> _Parsed:
+    """The answer to prompt `i` as arrays, or Malformed with the reason."""
+    want_prompt = [int(t) for t in reference.chat_prompt_ids(spec.messages(i))]
+    prompt = _ints(ans.prompt_token_ids[i], "prompt token ids")
+    if prompt.tolist() != want_prompt:
+        raise Malformed("prompt tokens differ from the reference chat template (wrong model/tokenizer?)")
+    k = spec.top_k
+    toks = _ints(ans.token_ids[i], "token ids")
+    n = len(toks)
+    if not (1 <= n <= spec.max_tokens):
+        raise Malformed(f"{n} tokens generated, expected 1..{spec.max_tokens}")
+    if len(want_prompt) + n > int(getattr(reference, "context_length", 1 << 30)):
+        raise Malformed(f"prompt + answer ({len(want_prompt) + n} tokens) exceed the model's context")
+    if len(ans.logprobs[i]) != n or len(ans.top_ids[i]) != n * k or len(ans.top_logprobs[i]) != n * k:
+        raise Malformed(f"logprob arrays ({len(ans.logprobs[i])}, {len(ans.top_ids[i])} ids, "
+                        f"{len(ans.top_logprobs[i])} logprobs) do not match {n} tokens x top {k}")
+    vocab = int(getattr(reference, "vocab_size", 0) or len(reference.tokenizer))
+    top_ids = _ints(ans.top_ids[i], "top-k ids").reshape(n, k)
+    if np.any(toks < 0) or np.any(toks >= vocab) or np.any(top_ids < 0) or np.any(top_ids >= vocab):
+        raise Malformed(f"token ids outside the vocabulary [0, {vocab})")
+    lps = _floats(ans.logprobs[i], "logprobs")
+    top_lps = _floats(ans.top_logprobs[i], "top-k logprobs").reshape(n, k)
+    eos = set(reference.eos_token_ids)
+    tok_list = toks.tolist()
+    if any(t in eos for t in tok_list[:-1]):
+        raise Malformed("generation continued after EOS")
+    ends_eos = tok_list[-1] in eos
+    reason = ans.finish_reasons[i]
+    if ends_eos != (reason == "eos") or (not ends_eos and n != spec.max_tokens):
+        ending = "with" if ends_eos else "without"
+        raise Malformed(f"finish_reason {str(reason)[:32]!r} inconsistent with {n} tokens ending {ending} EOS")
+    if k:
+        srt = np.sort(top_ids, axis=1)
+        if np.any(srt[:, 1:] == srt[:, :-1]):
+            raise Malformed("top-k ids repeat within a position")
+        if np.any(np.diff(top_lps, axis=1) > LOGPROB_MAX):
+            raise Malformed("top-k logprobs are not sorted")
+        if np.any(top_ids[:, 0] != toks):
+            raise Malformed("a chosen token is not the top of the node's own distribution (not greedy)")
+        if np.any(np.abs(top_lps[:, 0] - lps) > SAME_LOGPROB):
+            j = int(np.argmax(np.abs(top_lps[:, 0] - lps)))
+            raise Malformed(f"position {j}: chosen logprob {lps[j]:.4f} differs from its top-1 entry "
+                            f"{top_lps[j, 0]:.4f}")
+        mass = np.logaddexp.reduce(top_lps, axis=1)
+        if np.any(mass > MASS_MAX):
+            raise Malformed(f"top-k probabilities sum to {math.exp(float(mass.max())):.4f} > 1")
+    return _Parsed(want_prompt, toks, lps, top_ids, top_lps)
+
+
+@dataclass
+class _RefScores:
+    chosen: np.ndarray  # (n,) reference logprob of the node's token
+    best: np.ndarray  # (n,) reference's highest logprob
+    best_id: np.ndarray  # (n,)
+    alt: np.ndarray  # (n, k) reference logprob at the node's listed ids
+    top_ids: np.ndarray  # (n, kr) reference's own top ids
+    top_lps: np.ndarray  # (n, kr)
+
+
+def _reference_scores(reference: Any, p: _Parsed, kr: int) -> _RefScores:
+    """One teacher-forced forward pass of the reference over prompt + the node's tokens, read at the ids
+    the node chose and listed, plus the reference's own top `kr`."""
+    import torch
+
+    ids = p.prompt + p.tokens.tolist()
+    n = len(p.tokens)
+    lock = getattr(reference, "_lock", None) or contextlib.nullcontext()
+    with lock, torch.inference_mode():
+        logits = reference.model(torch.tensor([ids], device=reference.device), use_cache=False).logits[0]
+        rows = torch.log_softmax(logits[len(p.prompt) - 1: len(ids) - 1].float(), dim=-1).cpu()
+    tok = torch.from_numpy(p.tokens)
+    chosen = rows.gather(1, tok[:, None])[:, 0]
+    best, best_id = rows.max(dim=1)
+    alt = rows.gather(1, torch.from_numpy(p.top_ids)) if p.top_ids.shape[1] else torch.zeros((n, 0))
+    top_lps, top_ids = rows.topk(kr, dim=1)
+    to = lambda t: t.numpy().astype(np.float64)  # noqa: E731
+    return _RefScores(to(chosen), to(best), best_id.numpy(), to(alt), top_ids.numpy(), to(top_lps))
+
 
 @dataclass
 class _Tally:
@@ -210,91 +370,73 @@ class _Tally:
     dev_sum: float = 0.0
     dev_max: float = 0.0
     top_dev_sum: float = 0.0
+    top_dev_max: float = 0.0
     top_dev_n: int = 0
+    top_positions: int = 0
+    missing: int = 0
     overlap_sum: float = 0.0
     eos_checked: int = 0
     eos_agree: int = 0
 
 
-def _check_prompt(spec: InferenceSpec, ans: InferenceAnswer, i: int, reference: Any,
-                  th: InferenceThresholds, tally: _Tally) -> str | None:
-    """Structural checks (any failure is returned) and the statistics, added to `tally`."""
-    want_prompt = [int(t) for t in reference.chat_prompt_ids(spec.messages(i))]
-    if list(ans.prompt_token_ids[i]) != want_prompt:
-        return f"prompt {i}: prompt tokens differ from the reference chat template (wrong model/tokenizer?)"
-    toks = list(ans.token_ids[i])
-    k = spec.top_k
-    n = len(toks)
-    if not (1 <= n <= spec.max_tokens):
-        return f"prompt {i}: {n} tokens generated, expected 1..{spec.max_tokens}"
-    if len(ans.logprobs[i]) != n or len(ans.top_ids[i]) != n * k or len(ans.top_logprobs[i]) != n * k:
-        return f"prompt {i}: logprob arrays do not match {n} tokens x top {k}"
-    lps = np.asarray(ans.logprobs[i], dtype=np.float64)
-    if not np.all(np.isfinite(lps)) or np.any(lps > 1e-6):
-        return f"prompt {i}: logprobs missing or not log-probabilities"
-    vocab = len(reference.tokenizer)
-    if any(t < 0 or t >= vocab for t in toks):
-        return f"prompt {i}: token ids outside the vocabulary"
-    eos = set(reference.eos_token_ids)
-    if any(t in eos for t in toks[:-1]):
-        return f"prompt {i}: generation continued after EOS"
-    ends_eos = toks[-1] in eos
-    reason = ans.finish_reasons[i] if i < len(ans.finish_reasons) else ""
-    if ends_eos != (reason == "eos") or (not ends_eos and n != spec.max_tokens):
-        ending = "with" if ends_eos else "without"
-        return f"prompt {i}: finish_reason {reason!r} inconsistent with {n} tokens ending {ending} EOS"
-    top_ids = np.asarray(ans.top_ids[i], dtype=np.int64).reshape(n, k)
-    top_lps = np.asarray(ans.top_logprobs[i], dtype=np.float64).reshape(n, k)
+def _score(p: _Parsed, r: _RefScores, eos: set[int], th: InferenceThresholds, tally: _Tally) -> None:
+    n, k = p.top_ids.shape
+    gap = r.best - r.chosen  # >= 0: how far below the reference's favourite the node's token is
+    tally.positions += n
+    tally.agree += int(np.sum(gap <= 1e-6))
+    tally.hard += int(np.sum(gap > th.hard_margin))
+    dev = np.abs(p.logprobs - r.chosen)
+    tally.dev_sum += float(dev.sum())
+    tally.dev_max = max(tally.dev_max, float(dev.max()))
     if k:
-        if np.any(top_ids[:, 0] != np.asarray(toks)):
-            return f"prompt {i}: a chosen token is not the top of the node's own distribution (not greedy)"
-        if np.any(np.diff(top_lps, axis=1) > 1e-6):
-            return f"prompt {i}: top-k logprobs are not sorted"
-    ref = reference.teacher_forced_logprobs(want_prompt, toks, max(k, 2))
-    for j, (tok, r) in enumerate(zip(toks, ref)):
-        ref_top = [a.token_id for a in r.top]
-        ref_lp = {a.token_id: a.logprob for a in r.top}
-        best_lp = r.top[0].logprob
-        tally.positions += 1
-        if ref_top[0] == tok:
-            tally.agree += 1
-        elif best_lp - r.logprob > th.hard_margin:
-            tally.hard += 1
-        dev = abs(float(lps[j]) - r.logprob)
-        tally.dev_sum += dev
-        tally.dev_max = max(tally.dev_max, dev)
-        if k:
-            node_ids = top_ids[j].tolist()
-            shared = [(t, top_lps[j][m]) for m, t in enumerate(node_ids) if t in ref_lp]
-            tally.overlap_sum += len(shared) / k
-            for t, lp in shared:
-                tally.top_dev_sum += abs(lp - ref_lp[t])
-                tally.top_dev_n += 1
-        if tok in eos or ref_top[0] in eos:
+        tally.top_positions += n
+        if k > 1:  # slot 0 is the chosen token, already compared
+            top_dev = np.abs(p.top_lps[:, 1:] - r.alt[:, 1:])
+            tally.top_dev_sum += float(top_dev.sum())
+            tally.top_dev_max = max(tally.top_dev_max, float(top_dev.max()))
+            tally.top_dev_n += top_dev.size
+        worst_listed = r.alt.min(axis=1)  # the reference's view of the weakest alternative the node listed
+        for j in range(n):
+            listed = set(p.top_ids[j].tolist())
+            ref_top = r.top_ids[j, :k].tolist()
+            tally.overlap_sum += len(listed.intersection(ref_top)) / k
+            left_out = [lp for t, lp in zip(ref_top, r.top_lps[j, :k]) if t not in listed]
+            if left_out and max(left_out) > worst_listed[j] + th.hard_margin:
+                tally.missing += 1
+    for j, tok in enumerate(p.tokens.tolist()):
+        ref_best = int(r.best_id[j])
+        if tok in eos or ref_best in eos:
             tally.eos_checked += 1
-            same = (tok in eos) == (ref_top[0] in eos)
-            tally.eos_agree += int(same or best_lp - r.logprob <= th.hard_margin)
-    return None
+            same = (tok in eos) == (ref_best in eos)
+            tally.eos_agree += int(same or gap[j] <= th.hard_margin)
 
 
 def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
            thresholds: InferenceThresholds | None = None, *,
            node_seconds: float | None = None) -> CheckResult:
-    """Check the node's answer with one teacher-forced pass of `reference` (torch backend) per prompt."""
+    """Check the node's answer with one teacher-forced pass of `reference` (torch backend) per prompt.
+    Malformed answers fail with the reason; nothing the node sends makes this raise."""
     th = thresholds or InferenceThresholds()
     t0 = time.perf_counter()
     problems: list[str] = []
     tally = _Tally()
     n = len(spec.prompts)
+    eos = set(reference.eos_token_ids)
     lists = (answer_.prompt_token_ids, answer_.token_ids, answer_.logprobs, answer_.top_ids,
              answer_.top_logprobs, answer_.finish_reasons)
     if any(len(x) != n for x in lists):
         problems.append(f"answer covers {[len(x) for x in lists]} prompts, expected {n}")
     else:
+        parsed: list[_Parsed] = []
         for i in range(n):
-            err = _check_prompt(spec, answer_, i, reference, th, tally)
-            if err:
-                problems.append(err)
+            try:
+                parsed.append(_parse(spec, answer_, i, reference))
+            except Malformed as exc:
+                problems.append(f"prompt {i}: {exc}")
+        if not problems:  # statistics only for a well-formed answer (and no forward pass on junk)
+            kr = max(spec.top_k, 2)
+            for p in parsed:
+                _score(p, _reference_scores(reference, p, kr), eos, th, tally)
     pos = max(1, tally.positions)
     metrics = {
         "prompts": float(n),
@@ -304,21 +446,32 @@ def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
         "score_deviation_mean": tally.dev_sum / pos,
         "score_deviation_max": tally.dev_max,
         "top_deviation_mean": tally.top_dev_sum / tally.top_dev_n if tally.top_dev_n else 0.0,
-        "topk_overlap": tally.overlap_sum / pos,
+        "top_deviation_max": tally.top_dev_max,
+        "topk_missing": tally.missing / tally.top_positions if tally.top_positions else 0.0,
+        "topk_overlap": tally.overlap_sum / tally.top_positions if tally.top_positions else 0.0,
         "eos_positions": float(tally.eos_checked),
         "eos_agreement": tally.eos_agree / tally.eos_checked if tally.eos_checked else 1.0,
     }
     if not problems and tally.positions:
+        m = metrics
         checks = [
-            (metrics["hard_disagreement"] > th.max_hard_disagreement,
-             f"hard disagreements {metrics['hard_disagreement']:.3f} > {th.max_hard_disagreement}"),
-            (metrics["argmax_agreement"] < th.min_argmax_agreement,
-             f"argmax agreement {metrics['argmax_agreement']:.3f} < {th.min_argmax_agreement}"),
-            (metrics["score_deviation_mean"] > th.max_mean_deviation,
-             f"score deviation {metrics['score_deviation_mean']:.3f} > {th.max_mean_deviation} nats"),
-            (metrics["top_deviation_mean"] > th.max_top_deviation,
-             f"top-k deviation {metrics['top_deviation_mean']:.3f} > {th.max_top_deviation} nats"),
-            (metrics["eos_agreement"] < th.min_eos_agreement,
+            (m["hard_disagreement"] > th.max_hard_disagreement,
+             f"hard disagreements {m['hard_disagreement']:.3f} > {th.max_hard_disagreement}"),
+            (m["argmax_agreement"] < th.min_argmax_agreement,
+             f"argmax agreement {m['argmax_agreement']:.3f} < {th.min_argmax_agreement}"),
+            (m["score_deviation_mean"] > th.max_mean_deviation,
+             f"score deviation {m['score_deviation_mean']:.3f} > {th.max_mean_deviation} nats"),
+            (m["score_deviation_max"] > th.max_deviation,
+             f"score deviation at one position {m['score_deviation_max']:.2f} > {th.max_deviation} nats"),
+            (m["top_deviation_mean"] > th.max_top_deviation,
+             f"top-k deviation {m['top_deviation_mean']:.3f} > {th.max_top_deviation} nats"),
+            (m["top_deviation_max"] > th.max_top_deviation_max,
+             f"top-k deviation of one alternative {m['top_deviation_max']:.2f} > "
+             f"{th.max_top_deviation_max} nats"),
+            (m["topk_missing"] > th.max_topk_missing,
+             f"top-k lists leave out clearly better tokens at {m['topk_missing']:.3f} of positions > "
+             f"{th.max_topk_missing}"),
+            (m["eos_agreement"] < th.min_eos_agreement,
              "EOS placed (or refused) where the reference model clearly disagrees"),
         ]
         problems.extend(msg for bad, msg in checks if bad)
@@ -331,6 +484,4 @@ def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
     result = CheckResult(NAME, passed, reason, {k: float(v) for k, v in metrics.items()}, verify_seconds)
     if node_seconds is not None:
         result = result.with_node_seconds(node_seconds)
-    if math.isnan(metrics["score_deviation_mean"]):
-        result = CheckResult(NAME, False, "non-finite deviation", result.metrics, verify_seconds)
     return result

@@ -18,6 +18,7 @@ latency it is scored on). A large before/after drift is flagged: the network cha
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Sequence
@@ -115,6 +116,17 @@ def net_seconds(wall_seconds: float, *rtts: RttStats | float, round_trips: int =
 
 @dataclass(frozen=True)
 class StreamStats:
+    """Figures of a streamed answer (one tick per generated token), all on the challenger's clock.
+
+    Inter-token gaps are taken between consecutive ticks of the same prompt only (the time between two
+    prompts is the next prompt's prefill, not a decode step). `pace_ratio` compares how the ticks are spread
+    with the committed decode time: the mean of each prompt's central inter-token gaps (its first and last
+    ceil(10%) of gaps left out) divided by the commitment's time per token (commit time net of one RTT /
+    tokens). A node that streams each token as it decodes it has a ratio of about decode time / total time
+    (measured 0.4-1.1 for llama.cpp and torch nodes here, see INFERENCE_CALIBRATION.md); a node that sends
+    its ticks in a burst after generating (all at the end, per prompt, or after the first tick) has central
+    gaps of one message each, a ratio near 0.0."""
+
     tokens: int
     ttft_s: float  # request sent -> first token received, challenger clock
     ttft_net_s: float  # minus one RTT
@@ -122,19 +134,60 @@ class StreamStats:
     gap_median_s: float
     gap_p90_s: float
     gap_max_s: float
-    tokens_per_s: float  # after the first token
+    tokens_per_s: float  # decode rate from the within-prompt gaps
+    prompts: int = 1
+    central_gaps: int = 0  # how many gaps pace_ratio is taken over (0: no prompt has >= 4 ticks)
+    central_gap_mean_s: float = 0.0
+    commit_s_per_token: float = 0.0  # 0.0: no commit time given
+    pace_ratio: float = float("nan")  # nan: not measurable (no commit time, or no central gaps)
+    tail_fraction: float = float("nan")  # ticks in the last 10% of the commit time (a burst: ~1.0)
 
 
-def stream_stats(sent_at: float, arrivals: Sequence[float], rtt: RttStats | None = None) -> StreamStats:
-    """TTFT and inter-token gaps from challenger timestamps (perf_counter values) of a streamed answer."""
+def _central(gaps: Sequence[float]) -> Sequence[float]:
+    """The gaps without the first and last ceil(10%) (at least one each side)."""
+    c = max(1, -(-len(gaps) // 10))
+    return gaps[c: len(gaps) - c]
+
+
+def stream_stats(
+    sent_at: float,
+    arrivals: Sequence[float],
+    rtt: RttStats | None = None,
+    *,
+    prompts: Sequence[int] | None = None,
+    committed_at: float | None = None,
+) -> StreamStats:
+    """TTFT, inter-token gaps and the stream's pace from challenger timestamps (perf_counter values).
+
+    `arrivals` are the ticks' arrival times in stream order; `prompts` the prompt index of each tick
+    (default: all one prompt); `committed_at` the arrival time of the committed answer (enables pace_ratio
+    and tail_fraction). TTFT is the first tick's."""
     times = [float(t) for t in arrivals]
+    owner = [0] * len(times) if prompts is None else [int(p) for p in prompts]
+    if len(owner) != len(times):
+        raise ValueError("one prompt index per arrival")
     if not times:
-        return StreamStats(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return StreamStats(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, prompts=0)
     if any(b < a for a, b in zip(times, times[1:])) or times[0] < sent_at:
         raise ValueError("arrival timestamps must be non-decreasing and after the request was sent")
+    if committed_at is not None and committed_at < times[-1]:
+        raise ValueError("the commitment cannot arrive before the ticks it commits to")
+    per_prompt: dict[int, list[float]] = {}
+    for t, p in zip(times, owner):
+        per_prompt.setdefault(p, []).append(t)
+    within = [[b - a for a, b in zip(ts, ts[1:])] for ts in per_prompt.values()]
+    gaps = sorted(g for gs in within for g in gs)
+    central = [g for gs in within for g in _central(gs)]
     ttft = times[0] - sent_at
-    gaps = sorted(b - a for a, b in zip(times, times[1:]))
-    span = times[-1] - times[0]
+    central_mean = float(statistics.fmean(central)) if central else 0.0
+    per_token = pace = tail = float("nan")
+    if committed_at is not None:
+        commit = net_seconds(committed_at - sent_at, rtt) if rtt is not None else committed_at - sent_at
+        per_token = commit / len(times)
+        if central and per_token > 0:
+            pace = central_mean / per_token
+        cutoff = committed_at - 0.1 * (committed_at - sent_at)
+        tail = sum(t >= cutoff for t in times) / len(times)
     return StreamStats(
         tokens=len(times),
         ttft_s=ttft,
@@ -143,9 +196,14 @@ def stream_stats(sent_at: float, arrivals: Sequence[float], rtt: RttStats | None
         gap_median_s=float(statistics.median(gaps)) if gaps else 0.0,
         gap_p90_s=_pct(gaps, 0.9),
         gap_max_s=gaps[-1] if gaps else 0.0,
-        tokens_per_s=(len(times) - 1) / span if span > 0 else 0.0,
+        tokens_per_s=len(gaps) / sum(gaps) if gaps and sum(gaps) > 0 else 0.0,
+        prompts=len(per_prompt),
+        central_gaps=len(central),
+        central_gap_mean_s=central_mean,
+        commit_s_per_token=0.0 if math.isnan(per_token) else per_token,
+        pace_ratio=pace,
+        tail_fraction=tail,
     )
-
 
 def verify(
     before: Sequence[float],
@@ -156,6 +214,7 @@ def verify(
     max_drift_ratio: float = 3.0,
     drift_slack_s: float = 0.02,
     stream: StreamStats | None = None,
+    spikes: Sequence[str] = (),
 ) -> CheckResult:
     """Latency figures for scoring. Fails (softly: no strike, see scoring) when there are too few valid
     pings, the median RTT exceeds `max_rtt_s`, or the RTT moved by more than `max_drift_ratio` (plus
@@ -172,6 +231,9 @@ def verify(
         lo, hi = sorted((b.median_s, a.median_s))
         if hi > max_drift_ratio * lo + drift_slack_s:
             problems.append(f"RTT drifted from {b.median_s * 1e3:.1f} ms to {a.median_s * 1e3:.1f} ms")
+    if spikes:
+        # ping rounds around a challenge far slower than the session's: delayed pongs (see session.py)
+        problems.append("RTT spiked around a challenge: " + "; ".join(spikes))
     metrics = {
         "rtt_min_ms": both.min_s * 1e3,
         "rtt_median_ms": both.median_s * 1e3,
@@ -180,6 +242,7 @@ def verify(
         "rtt_before_median_ms": b.median_s * 1e3,
         "rtt_after_median_ms": a.median_s * 1e3,
         "pings": float(both.n),
+        "rtt_spikes": float(len(spikes)),
     }
     if stream is not None and stream.tokens:
         metrics.update({

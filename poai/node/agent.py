@@ -25,15 +25,23 @@ import grpc
 
 from edge_sdk.errors import EdgeProofError
 from poai._proto import poai_pb2 as pb
-from poai.identity import NodeClaim, NodeKey
+from poai.identity import NodeClaim, NodeKey, default_challenger_id
 from poai.node.solver import DISCONNECT, Solver
 from poai.tls import channel_credentials
-from poai.wire import to_record
+from poai.wire import (
+    PROTOCOL_VERSION,
+    SESSION_METHOD,
+    WireFormatError,
+    commitment_message,
+    node_error,
+    opening_message,
+    parse_challenger_message,
+    partial_message,
+)
 
 log = logging.getLogger("poai.node")
 
 AGENT_VERSION = "edgeproof-poai-node/0.1"
-SESSION_METHOD = "/edgeproof.poai.v1.Challenger/Session"
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
 DEFAULT_CLAIM_MEMORY_CAP = 1 << 30
 HONEST_CLAIM_MARGIN = 0.8
@@ -52,9 +60,13 @@ class NodeConfig:
     device: str = "auto"  # auto | cuda | cpu
     claim_tflops: float | None = None  # None: measure now
     claim_memory_bytes: int | None = None  # None: min(1 GiB, half of free memory)
+    claim_memory_bandwidth_gbs: float | None = None  # None: measure now (the memory challenge's nonce pass)
     backends: tuple[str, ...] | None = None  # inference backends to offer; None: what is installed
     model: str | None = None  # inference model (None: edge_sdk default, SmolLM2-135M-Instruct)
-    expected_challenger_id: str | None = None  # refuse to sign for any other challenger
+    # Refuse to sign a hello for any other challenger id. None: the id a challenger without a configured id
+    # uses for the address dialed, "challenger@" + `challenger` (poai.identity.default_challenger_id), so an
+    # attacker the node was made to dial cannot relay the real challenger's SessionStart and get it signed.
+    expected_challenger_id: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     connect_timeout_s: float = 10.0
     session_timeout_s: float = 900.0  # a whole session, as a safety net only
@@ -77,6 +89,12 @@ class SessionOutcome:
     checks: list[dict[str, Any]]
     strikes: int
     wall_seconds: float
+    status: str = ""  # "ok", "failed_check", "node_fault", "challenger_fault", "network" (SessionResult.status)
+    matmul_tops: float = 0.0  # verified capacity measured in this session (0: not measured)
+    verified_memory_bytes: int = 0
+    memory_bandwidth_gbs: float = 0.0
+    rtt_ms: float = 0.0
+    ttft_ms: float = 0.0
 
     @classmethod
     def from_pb(cls, msg: pb.SessionResult, wall: float) -> SessionOutcome:
@@ -92,6 +110,12 @@ class SessionOutcome:
             ],
             strikes=msg.strikes,
             wall_seconds=wall,
+            status=msg.status,
+            matmul_tops=msg.matmul_tops,
+            verified_memory_bytes=msg.verified_memory_bytes,
+            memory_bandwidth_gbs=msg.memory_bandwidth_gbs,
+            rtt_ms=msg.rtt_ms,
+            ttft_ms=msg.ttft_ms,
         )
 
 
@@ -106,7 +130,7 @@ def load_key(config: NodeConfig) -> NodeKey:
 
 def build_claim(config: NodeConfig, device: Any, backends: tuple[str, ...]) -> NodeClaim:
     """The honest default claim: what this machine measures now, unless the operator set numbers."""
-    from poai.node.device import measure_tflops
+    from poai.node.device import measure_memory_bandwidth_gbs, measure_tflops
 
     tflops = config.claim_tflops
     if tflops is None:
@@ -115,6 +139,12 @@ def build_claim(config: NodeConfig, device: Any, backends: tuple[str, ...]) -> N
     memory = config.claim_memory_bytes
     if memory is None:
         memory = min(DEFAULT_CLAIM_MEMORY_CAP, device.memory_free_bytes // 2)
+    bandwidth = config.claim_memory_bandwidth_gbs
+    if bandwidth is None:
+        # The challenger's nonce-pass bound follows this claim: measured on the same pass and block shape,
+        # claimed a bit under (shared machines fluctuate, see poai/challenges/MEMORY_CALIBRATION.md).
+        measured = measure_memory_bandwidth_gbs(device.torch_device, int(memory))
+        bandwidth = round(HONEST_CLAIM_MARGIN * measured, 4)
     kind = device.kind
     if kind == "cpu" and device.profile_kind == "phone/iot":
         kind = "edge"
@@ -123,6 +153,7 @@ def build_claim(config: NodeConfig, device: Any, backends: tuple[str, ...]) -> N
         device_model=device.model,
         memory_bytes=int(memory),
         claimed_tflops=float(tflops),
+        memory_bandwidth_gbs=float(bandwidth),
         backends=backends,
         agent_version=AGENT_VERSION,
     )
@@ -191,10 +222,15 @@ class NodeAgent:
             extra={
                 "node_id": key.node_id,
                 "device": device.torch_device,
-                "claim": claim.canonical_bytes().decode(),
+                "claim": claim.to_json(),
             },
         )
         return self._solver
+
+    @property
+    def expected_challenger_id(self) -> str:
+        """The only challenger id this node signs a hello for (NodeConfig.expected_challenger_id)."""
+        return self.config.expected_challenger_id or default_challenger_id(self.config.challenger)
 
     def _channel_options(self) -> list[tuple[str, Any]]:
         return [
@@ -233,7 +269,7 @@ class NodeAgent:
             session = channel.stream_stream(
                 SESSION_METHOD,
                 request_serializer=solver.serialize,
-                response_deserializer=pb.ChallengerMessage.FromString,
+                response_deserializer=None,  # raw bytes: parsed and checked in _converse
             )
             call = session()
             try:
@@ -244,6 +280,12 @@ class NodeAgent:
                     f"session did not finish within {self.config.session_timeout_s:.0f} s"
                 ) from None
             except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    raise SessionError(
+                        f"the challenger at {self.config.challenger} does not serve PoAI protocol "
+                        f"v{PROTOCOL_VERSION} ({SESSION_METHOD}): it runs an older or different version "
+                        f"({exc.details()})"
+                    ) from None
                 raise SessionError(
                     f"stream to the challenger failed: {exc.code().name}: {exc.details()}"
                 ) from None
@@ -280,6 +322,11 @@ class NodeAgent:
                     raise SessionError(
                         f"challenger ended the session without a result ({code.name}: {details})"
                     )
+                try:
+                    msg = parse_challenger_message(msg)
+                except WireFormatError as exc:
+                    call.cancel()
+                    raise SessionError(f"the challenger sent a message this node cannot accept: {exc}") from None
                 kind = msg.WhichOneof("body")
                 if kind == "result":
                     solver.on_result(msg.result)
@@ -307,13 +354,16 @@ class NodeAgent:
     async def _answer(self, kind: str | None, msg: pb.ChallengerMessage, solver: Solver, call: Any) -> Any:
         if kind == "start":
             start = msg.start
-            if (
-                self.config.expected_challenger_id
-                and start.challenger_id != self.config.expected_challenger_id
-            ):
+            if start.protocol_version != PROTOCOL_VERSION:
                 raise SessionError(
-                    f"challenger identifies as {start.challenger_id!r}, expected "
-                    f"{self.config.expected_challenger_id!r}: refusing to sign"
+                    f"challenger speaks protocol v{start.protocol_version}, this node v{PROTOCOL_VERSION}"
+                )
+            expected = self.expected_challenger_id
+            if start.challenger_id != expected:
+                raise SessionError(
+                    f"challenger identifies as {start.challenger_id!r}, expected {expected!r}: refusing to "
+                    f"sign (a hello signed for it could be relayed to that challenger; if this is the "
+                    f"right challenger, set expected_challenger_id / --expect-challenger-id)"
                 )
             hello = solver.hello(start)
             return hello if hello is DISCONNECT else pb.NodeMessage(hello=hello)
@@ -329,32 +379,28 @@ class NodeAgent:
                 """Called from the worker thread for each partial result (a dataclass, e.g. a token tick);
                 blocks it until the message is on the wire, so its timing is the generation's."""
                 nonlocal seq
-                part = pb.NodeMessage(
-                    partial=pb.Partial(challenge_id=spec.challenge_id, seq=seq, item=to_record(item))
-                )
+                part = pb.NodeMessage(partial=partial_message(spec.challenge_id, seq, item))
                 seq += 1
                 asyncio.run_coroutine_threadsafe(call.write(part), loop).result()
 
             try:
                 record = await solver.commit(spec, emit)
+                if record is DISCONNECT:
+                    return DISCONNECT
+                return pb.NodeMessage(commitment=commitment_message(spec.challenge_id, record))
             except Exception as exc:  # noqa: BLE001 - whatever broke, the challenger gets a reason, not silence
                 log.warning("challenge failed on this node", exc_info=True)
-                return pb.NodeMessage(error=pb.NodeError(challenge_id=spec.challenge_id, reason=str(exc)))
-            if record is DISCONNECT:
-                return DISCONNECT
-            return pb.NodeMessage(commitment=pb.Commitment(challenge_id=spec.challenge_id, commitment=record))
+                return pb.NodeMessage(error=node_error(spec.challenge_id, str(exc)))
         if kind == "request":
             req = msg.request
             try:
                 record = await solver.open(req)
+                if record is DISCONNECT:
+                    return DISCONNECT
+                return pb.NodeMessage(opening=opening_message(req.challenge_id, req.round, record))
             except Exception as exc:  # noqa: BLE001 - whatever broke, the challenger gets a reason, not silence
                 log.warning("challenge failed on this node", exc_info=True)
-                return pb.NodeMessage(error=pb.NodeError(challenge_id=req.challenge_id, reason=str(exc)))
-            if record is DISCONNECT:
-                return DISCONNECT
-            return pb.NodeMessage(
-                opening=pb.Opening(challenge_id=req.challenge_id, round=req.round, opening=record)
-            )
+                return pb.NodeMessage(error=node_error(req.challenge_id, str(exc)))
         raise SessionError(f"challenger sent an unexpected {kind or 'empty'} message")
 
     # -- forever -----------------------------------------------------------------------------------

@@ -97,3 +97,31 @@ def measure_tflops(torch_device: str = "cpu", target_seconds: float | None = Non
             Claim(device_kind=kind, memory_bytes=8 << 30, tflops=tflops), target_seconds=target_seconds
         )
     return tflops
+
+
+def measure_memory_bandwidth_gbs(
+    torch_device: str = "cpu", memory_bytes: int | None = None, cap_bytes: int | None = None, repeats: int = 3
+) -> float:
+    """GB/s of this device on the memory challenge's nonce pass: the figure a node claims as
+    `memory_bandwidth_gbs`, which the challenger's nonce-pass time bound is computed from.
+
+    Runs the honest nonce pass (the same code a session runs) over blocks shaped like the standard plan
+    for a claim of `memory_bytes` (default 1 GiB), on min(plan size, `cap_bytes`) of memory (default cap
+    256 MiB on a CPU, 2 GiB on a GPU: well above any last-level cache, so the pass reads DRAM/VRAM as in a
+    session). The memory holds a cheap pattern, not the hash chain, so this takes a few hundred ms; the
+    median of `repeats` passes after one warm-up.
+    """
+    import dataclasses
+
+    from poai.challenges import memory
+    from poai.challenges.common import Budget, Claim
+
+    gpu = torch_device.startswith("cuda") or torch_device.startswith("mps")
+    kind = "cuda" if torch_device.startswith("cuda") else ("mps" if gpu else "cpu")
+    claim_bytes = int(memory_bytes) if memory_bytes else 1 << 30
+    budget = Budget.from_claim(Claim(device_kind=kind, memory_bytes=claim_bytes, tflops=1.0))
+    spec = memory.make_spec(budget)
+    cap = cap_bytes if cap_bytes is not None else ((2 << 30) if gpu else (256 << 20))
+    depth = max(1, min(spec.depth, cap // (spec.lanes * spec.block_bytes)))
+    spec = dataclasses.replace(spec, depth=depth)
+    return memory.measure_nonce_bandwidth_gbs(spec, torch_device, repeats=repeats)

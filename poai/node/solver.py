@@ -15,7 +15,7 @@ from typing import Any
 from poai import kinds
 from poai._proto import poai_pb2 as pb
 from poai.identity import NodeClaim, NodeKey
-from poai.wire import claim_to_pb, from_record, to_record
+from poai.wire import claim_to_pb, from_pb, payload_name, to_pb
 
 log = logging.getLogger("poai.node")
 
@@ -105,7 +105,7 @@ class Solver:
 
     # -- challenges ---------------------------------------------------------------------------------
     def decode_spec(self, msg: pb.ChallengeSpec) -> Any:
-        return from_record(kinds.get(msg.kind).spec_type, msg.spec)
+        return from_pb(kinds.get(msg.kind).spec_type, msg)
 
     def make_work(self, kind: str, spec: Any) -> Any:
         """The object that does the work: the challenge module's NodeWork on this node's device."""
@@ -123,27 +123,29 @@ class Solver:
             return work.run_streaming(emit)
         return work.run()
 
-    async def commit(self, msg: pb.ChallengeSpec, emit: Any) -> pb.Record:
+    async def commit(self, msg: pb.ChallengeSpec, emit: Any) -> Any:
+        """The commitment as its typed payload message (e.g. pb.ComputeCommitment)."""
         spec = self.decode_spec(msg)
         ch = Challenge(msg.challenge_id, msg.kind, spec)
         ch.work = self.make_work(msg.kind, spec)
         self.challenges[msg.challenge_id] = ch
         ch.commitment = await asyncio.to_thread(self.run_work, ch, emit)
-        return to_record(ch.commitment)
+        return to_pb(ch.commitment)
 
     def decode_request(self, challenge: Challenge, msg: pb.OpeningRequest) -> Any:
-        return from_record(kinds.get(challenge.kind).request_type_named(msg.request.type), msg.request)
+        return from_pb(kinds.get(challenge.kind).request_type_named(payload_name(msg) or ""), msg)
 
     def open_work(self, challenge: Challenge, request: Any) -> Any:
         return kinds.get(challenge.kind).answer(challenge.work, request)
 
-    async def open(self, msg: pb.OpeningRequest) -> pb.Record:
+    async def open(self, msg: pb.OpeningRequest) -> Any:
+        """The opening as its typed payload message (e.g. pb.ComputeOpening)."""
         ch = self.challenges.get(msg.challenge_id)
         if ch is None:
             raise RuntimeError(f"opening request for unknown challenge {msg.challenge_id!r}")
         request = self.decode_request(ch, msg)
         opening = await asyncio.to_thread(self.open_work, ch, request)
-        return to_record(opening)
+        return to_pb(opening)
 
     def finish(self) -> None:
         """Free the challenge state (memory blocks can be GiBs)."""

@@ -1,0 +1,42 @@
+"""Run node sessions against a challenger in this process (tests, benchmarks, examples).
+
+    results, history = run_local_sessions(ch, solver, sessions=2)   # ch: a BackgroundChallenger
+
+Every call shares one event loop (grpc.aio keeps per-loop state, and a fresh asyncio.run() per session
+leaves callbacks aimed at closed loops). Each result is a SessionOutcome, or the SessionError that ended
+the session; `history` is what the challenger stored for the solver's node id, newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from poai.node.agent import NodeAgent, NodeConfig, SessionError
+from poai.node.solver import Solver
+
+_LOOP = asyncio.new_event_loop()
+
+
+def run_local_sessions(ch: Any, solver: Solver, sessions: int = 1, **node_config: Any) -> tuple[list[Any], list[Any]]:
+    """Run `sessions` sessions of `solver` against the BackgroundChallenger `ch`; wait until they are stored."""
+    from poai.store import SQLiteIntegrityStore
+
+    cfg = dict(challenger=ch.address, backends=(), connect_timeout_s=10.0, max_message_bytes=256 << 20)
+    cfg.update(node_config)
+    agent = NodeAgent(NodeConfig(**cfg), solver=solver)
+
+    async def go() -> list[Any]:
+        out: list[Any] = []
+        for _ in range(sessions):
+            try:
+                out.append(await agent.run_once())
+            except SessionError as exc:
+                out.append(exc)
+        return out
+
+    before = len(ch.service.reports)
+    results = _LOOP.run_until_complete(go())
+    ch.wait_for_reports(before + sessions, timeout_s=30.0)
+    with SQLiteIntegrityStore(ch.config.db_path) as store:
+        return results, store.session_history(solver.key.node_id, max(10, sessions))
