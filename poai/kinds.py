@@ -348,7 +348,11 @@ class InferenceKind(_Base):
                 f"streamed tokens ({len(streamed)}) differ from the committed answer ({len(answered)}): "
                 "ticks were not sent as the tokens were generated"
             )
-        elif stream is not None and stream.pace_ratio < th.min_pace_ratio:
+        elif (
+            stream is not None
+            and stream.central_gaps >= th.min_pace_gaps
+            and stream.pace_ratio < th.min_pace_ratio
+        ):
             problems.append(
                 f"tokens streamed in a burst: inter-token gaps average "
                 f"{stream.central_gap_mean_s * 1e3:.2f} ms against {stream.commit_s_per_token * 1e3:.1f} ms "

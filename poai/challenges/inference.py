@@ -107,8 +107,8 @@ PROMPT_SHAPES: tuple[PromptShape, ...] = (
                 3, ((100, 99_999), (100, 99_999))),
     PromptShape('Write a two-line poem about "{w0}" and "{w1}" that also mentions "{w2}", "{w3}" and the '
                 "number {n0}.", 4, ((1000, 999_999),)),
-    PromptShape('Suggest a title for a story about "{w0}", "{w1}", "{w2}", "{w3}" and "{w4}" that takes place '
-                "in the year {n0}, and explain it in one sentence.", 5, ((1000, 9999),)),
+    PromptShape('Suggest a title for a story about "{w0}", "{w1}", "{w2}", "{w3}" and "{w4}" that takes '
+                "place in the year {n0}, and explain it in one sentence.", 5, ((1000, 9999),)),
     PromptShape("Here are five words: {w0}, {w1}, {w2}, {w3}, {w4}. Which one is the longest? Also, what is "
                 "{n0} times {n1}?", 5, ((2, 999), (2, 999))),
     PromptShape('Write a short story for children that includes the words "{w0}", "{w1}", "{w2}", "{w3}" and '
@@ -168,20 +168,29 @@ class InferenceAnswer(WireMixin):
 
 @dataclass(frozen=True)
 class InferenceThresholds:
-    """Pass/fail limits. The defaults are set from measured honest distributions with the margins stated in
-    INFERENCE_CALIBRATION.md (honest: llama.cpp Q4_1 and torch nodes vs the torch reference, fresh prompts;
-    cheats: perturbed, re-quantised and tiny models, fabricated logprobs, burst streaming)."""
+    """Pass/fail limits, each set from a measured honest distribution with the margin stated in
+    INFERENCE_CALIBRATION.md (honest: llama.cpp Q4_1 and torch nodes vs the torch reference on fresh
+    prompts, 2,638 llama.cpp positions / 10,552 alternatives, down to single 8-token answers; cheats:
+    perturbed, re-quantised and tiny models, fabricated alternatives, NaN logprobs, burst streaming).
+    Comments: the honest worst seen (llama.cpp; torch vs torch is exact) -> the limit."""
 
     hard_margin: float = 1.0  # nats: a disagreement where the reference prefers its token by more is "hard"
+    # honest: no hard disagreement in 2,638 positions (largest gap 0.29 nats, 3.4x below hard_margin)
     max_hard_disagreement: float = 0.05  # fraction of positions
-    min_argmax_agreement: float = 0.5  # fraction of positions (a floor: short answers flip near-ties)
-    max_mean_deviation: float = 0.15  # nats, chosen tokens, mean over positions
-    max_deviation: float = 1.5  # nats, chosen tokens, worst single position
-    max_top_deviation: float = 0.25  # nats, listed alternatives (reference read at the node's ids), mean
-    max_top_deviation_max: float = 2.0  # nats, listed alternatives, worst single one
-    max_topk_missing: float = 0.1  # fraction of positions leaving out a clearly better token
+    min_argmax_agreement: float = 0.25  # honest worst 8-token answer 0.625 (a floor: near-ties flip)
+    max_mean_deviation: float = 0.2  # nats, chosen tokens, mean; honest worst 8-token answer 0.095 (2.1x)
+    max_deviation: float = 1.5  # nats, chosen tokens, one position; honest max 0.39 of 2,638 (3.8x)
+    max_top_deviation: float = 0.35  # nats, alternatives at the node's ids, mean; honest worst 8-token
+    #                                  answer 0.220 (1.6x), 64+ positions 0.115 (3.0x)
+    max_top_deviation_max: float = 2.5  # nats, one alternative; honest max 1.08 of 10,552 (2.3x)
+    max_topk_missing: float = 0.25  # fraction of positions; honest 0 of 2,638 (one in 8 tokens passes)
     min_eos_agreement: float = 1.0  # EOS chosen (or refused) where the reference clearly disagrees: none
-    min_pace_ratio: float = 0.08  # token stream: mean central inter-token gap / (commit time per token)
+    # token stream (decided in poai.kinds.InferenceKind.verify): pace = mean central inter-token gap /
+    # committed time per token; honest >= 0.27 on every judged stream, idle or beside 2 busy processes
+    # (5.4x), bursts over gRPC <= 0.014 (3.6x below). Judged when the stream has >= min_pace_gaps central
+    # gaps: not on a single 8-token answer, where a stalled prefill looks like a burst (honest 0.027 seen).
+    min_pace_ratio: float = 0.05
+    min_pace_gaps: float = 10.0
 
 
 def make_spec(budget: Budget, rng: np.random.Generator | None = None, model: str = "",
@@ -313,7 +322,8 @@ def _parse(spec: InferenceSpec, ans: InferenceAnswer, i: int, reference: Any) ->
     reason = ans.finish_reasons[i]
     if ends_eos != (reason == "eos") or (not ends_eos and n != spec.max_tokens):
         ending = "with" if ends_eos else "without"
-        raise Malformed(f"finish_reason {str(reason)[:32]!r} inconsistent with {n} tokens ending {ending} EOS")
+        raise Malformed(f"finish_reason {str(reason)[:32]!r} inconsistent with {n} tokens ending {ending} "
+                        "EOS")
     if k:
         srt = np.sort(top_ids, axis=1)
         if np.any(srt[:, 1:] == srt[:, :-1]):

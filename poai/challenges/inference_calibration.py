@@ -38,6 +38,7 @@ import numpy as np
 
 from poai.challenges import inference
 from poai.challenges.common import Budget
+from poai.node import model_variants
 
 KEYS = ("argmax_agreement", "hard_disagreement", "score_deviation_mean", "score_deviation_max",
         "top_deviation_mean", "top_deviation_max", "topk_missing", "topk_overlap", "eos_agreement")
@@ -53,49 +54,15 @@ LOOSE = inference.InferenceThresholds(
 
 
 def _noisy(model: Any, frac: float, seed: int = 0) -> Any:
-    import torch
-
-    m = copy.deepcopy(model)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * p.float().std() * frac)
-    return m
+    return model_variants.noisy(model, frac, seed)
 
 
-def fake_quantise(model: Any, bits: int, group: int = 32) -> Any:
-    """A copy with every nn.Linear weight min-max quantised to `bits` bits per group of `group` inputs: the
-    "much coarser quantisation" cheat (also used by poai.node.adversarial)."""
-    import torch
-
-    m = copy.deepcopy(model)
-    levels = 2**bits - 1
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.Linear) and mod.weight.shape[1] % group == 0:
-                w = mod.weight.data.reshape(-1, group)
-                lo, hi = w.min(dim=1, keepdim=True).values, w.max(dim=1, keepdim=True).values
-                scale = (hi - lo).clamp_min(1e-12) / levels
-                q = torch.round((w - lo) / scale).clamp(0, levels)
-                mod.weight.data = (q * scale + lo).reshape(mod.weight.shape)
-    return m
-
-
-def _dynamic_int8(model: Any) -> Any:
-    import torch
-
-    return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+fake_quantise = model_variants.fake_quantise
+_dynamic_int8 = model_variants.dynamic_int8
 
 
 def _tiny_random(tokenizer: Any) -> Any:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
-                      tie_word_embeddings=True, initializer_range=0.2)
-    return LlamaForCausalLM(cfg).eval()
+    return model_variants.tiny_random(len(tokenizer), initializer_range=0.2)
 
 
 def variants(ref: Any, assets: Any) -> dict[str, tuple[str, Callable[[], Any]]]:
@@ -185,7 +152,8 @@ def _verify_row(name: str, kind: str, spec: inference.InferenceSpec, ans: infere
                for i in range(len(spec.prompts))]
     row["worst_prompt"] = {k: (max if HIGH_IS_BAD[k] else min)(m[k] for m in singles) for k in KEYS}
     row["prompts_failing_alone"] = sum(
-        not inference.verify(_one(spec, i), _one_answer(ans, i), ref).passed for i in range(len(spec.prompts)))
+        not inference.verify(_one(spec, i), _one_answer(ans, i), ref).passed
+        for i in range(len(spec.prompts)))
     if kind == "honest":
         row["positions"] = position_stats(spec, ans, ref)
     return row
@@ -239,8 +207,9 @@ def _fmt(v: Any) -> str:
 
 
 def _print_correctness(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print(f"\n{len(args.seeds)} specs (seeds {args.seeds}) x {args.prompts} prompts x {args.max_tokens} tokens,"
-          " top-5. Aggregates per spec: range over the specs; worst prompt: over all prompts of all specs.\n")
+    print(f"\n{len(args.seeds)} specs (seeds {args.seeds}) x {args.prompts} prompts x {args.max_tokens} "
+          "tokens, top-5. Aggregates per spec: range over the specs; worst prompt: over all prompts of all "
+          "specs.\n")
     cols = ("argmax_agreement", "hard_disagreement", "score_deviation_mean", "score_deviation_max",
             "top_deviation_mean", "top_deviation_max", "topk_missing")
     print("| variant | kind | tokens | " + " | ".join(cols) + " | specs passing | prompts failing alone |")
@@ -376,7 +345,8 @@ def _stream_runs(args: argparse.Namespace, ref: Any, rows: list[dict[str, Any]])
                     row = {"backend": backend, "kind": kind, "plan": f"{prompts}x{tokens}",
                            "tokens": len(state.partials), "pace_ratio": m.get("stream_pace_ratio", math.nan),
                            "tail_fraction": m.get("stream_tail_fraction", math.nan),
-                           "ttft_ms": m.get("ttft_ms"), "inter_token_median_ms": m.get("inter_token_median_ms"),
+                           "ttft_ms": m.get("ttft_ms"),
+                           "inter_token_median_ms": m.get("inter_token_median_ms"),
                            "commit_ms_per_token": m.get("commit_ms_per_token")}
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)

