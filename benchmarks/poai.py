@@ -282,7 +282,8 @@ def bench_survival_memory(claim: NodeClaim, draws: int) -> list[dict[str, Any]]:
 class Attack:
     name: str
     solver: type[Solver]
-    expect: str  # "strike" | "zero" | "bounded" (timing: measured work >= 90% of wall) | "refused" | "no_strike"
+    # "strike" | "zero" | "capped" (score <= 0.5) | "bounded" (measured work >= 90% of wall) | "refused"
+    expect: str
     what: str
     sessions: int = 1
     claim: NodeClaim | None = None
@@ -291,9 +292,12 @@ class Attack:
 def attacks(claim: NodeClaim) -> list[Attack]:
     out = [Attack(n, a.solver, "strike", a.description, a.sessions) for n, a in adv.ADVERSARIES.items()
            if n not in ("relay", "bad-signature", "wrong-key", "replay-hello", "disconnect", "oversized")]
-    for i, a in enumerate(out):
-        if a.name == "overclaim-tflops":
-            out[i] = dataclasses.replace(a, expect="zero")  # times out (no strike) or measured far below
+    expect = {
+        "overclaim-tflops": "zero",  # times out (no strike) or measured far below its claim (strike)
+        "drop-regenerate-memory": "capped",  # passes, but its bandwidth ratio caps the score
+        "nan-logprobs": "zero",  # our encoder refuses NaN: the node gives up (a raw NaN is malformed: strike)
+    }
+    out = [dataclasses.replace(a, expect=expect.get(a.name, a.expect)) for a in out]
     out += [
         Attack("bad-signature", adv.BadSignature, "refused", "corrupted hello signature"),
         Attack("wrong-key", adv.WrongKey, "refused", "signs with another key"),
@@ -328,6 +332,8 @@ def judge(attack: Attack, results: list[Any], history: list[Any]) -> tuple[bool,
         return bool(rec and rec.strike), reason
     if attack.expect == "zero":
         return bool(rec is not None and rec.score == 0.0), reason
+    if attack.expect == "capped":
+        return bool(rec is not None and rec.score <= 0.5), f"score {rec.score:.2f}; {reason}" if rec else reason
     if attack.expect == "bounded":  # caught outright, or its measured work is at least 90% of the wall
         if rec is None:
             return False, reason
