@@ -316,8 +316,8 @@ class InferenceKind(_Base):
         enumerate the committed tokens in order, and be spread over the decode the way a node that streams
         as it generates spreads them (`min_pace_ratio`: a burst of ticks after the work fails)."""
         reference = state.scratch.get("reference")
-        if reference is None:
-            return CheckResult(self.name, False, "challenger has no reference model loaded", {}, 0.0)
+        if reference is None:  # the challenger's fault (recorded as such by run_verify), never the node's
+            raise RuntimeError("challenger has no reference model loaded")
         th = state.scratch.get("thresholds") or self.module.InferenceThresholds()
         answer = state.commitment
         result = self.module.verify(
