@@ -22,7 +22,6 @@ benchmarks/results/poai.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import os
@@ -45,37 +44,17 @@ from poai import kinds  # noqa: E402
 from poai.challenger import ChallengerConfig  # noqa: E402
 from poai.challenger.background import BackgroundChallenger  # noqa: E402
 from poai.identity import NodeClaim, NodeKey  # noqa: E402
-from poai.node import NodeAgent, NodeConfig, SessionError, Solver  # noqa: E402
+from poai.node import SessionError, Solver  # noqa: E402
 from poai.node import adversarial as adv  # noqa: E402
 from poai.node import adversarial_protocol as advp  # noqa: E402
-from poai.node.local import run_local_sessions  # noqa: E402
+from poai.node.local import run_local_sessions, run_node_sessions  # noqa: E402
 from poai.store import SQLiteIntegrityStore  # noqa: E402
 
-# One event loop for every node session: grpc.aio keeps per-loop state.
-_NODE_LOOP = asyncio.new_event_loop()
 console = Console(width=None if sys.stdout.isatty() else 170)
 TARGET_RATIO = 0.05
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def run_sessions(address: str, solver: Solver, sessions: int = 1) -> list[Any]:
-    agent = NodeAgent(
-        NodeConfig(challenger=address, backends=(), max_message_bytes=256 << 20, connect_timeout_s=10.0),
-        solver=solver,
-    )
-
-    async def go() -> list[Any]:
-        out: list[Any] = []
-        for _ in range(sessions):
-            try:
-                out.append(await agent.run_once())
-            except SessionError as exc:
-                out.append(exc)
-        return out
-
-    return _NODE_LOOP.run_until_complete(go())
 
 
 def measured_claim(memory_bytes: int, backends: tuple[str, ...] = ()) -> NodeClaim:
@@ -148,7 +127,7 @@ def bench_honest(tmp: Path, n: int, backends: list[str], memory_bytes: int) -> d
         t0 = time.perf_counter()
         for i in range(n):
             label, solver = solvers[i % len(solvers)]
-            (o,) = run_sessions(address, solver)
+            (o,) = run_node_sessions(address, solver)
             outcomes.append(o)
             labels.append(label)
             if isinstance(o, SessionError) or not o.ok:

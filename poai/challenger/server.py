@@ -33,9 +33,9 @@ from poai.challenger.metrics import ChallengerMetrics
 from poai.challenger.plan import PlanSpec, SessionPlan, make_plan
 from poai.challenger.record import score_and_store
 from poai.challenger.result import result_message
-from poai.challenger.session import ChallengerFault, SessionDriver
+from poai.challenger.session import SessionDriver
 from poai.challenger.session_report import SessionReport
-from poai.challenger.stream import NodeStream
+from poai.challenger.stream import ChallengerFault, NodeStream
 from poai.challenges.common import CheckResult
 from poai.identity import NodeClaim, NonceRegistry, default_challenger_id
 from poai.tls import server_credentials

@@ -28,10 +28,13 @@ from poai._proto import poai_pb2 as pb
 from poai.challenger.plan import SessionPlan
 from poai.challenger.session_report import SessionReport
 from poai.challenger.stream import (
+    ChallengerFault,
     HelloRefused,
     NodeReportedError,
     NodeStream,
     ProtocolViolation,
+    RateLimited,
+    RefusedOpening,
     SessionAborted,
 )
 from poai.challenges import latency
@@ -50,25 +53,7 @@ from poai.wire import (
 
 log = logging.getLogger("poai.challenger")
 
-__all__ = ["ChallengerFault", "RateLimited", "SessionDriver", "SessionReport"]
-
-
-class ChallengerFault(SessionAborted):
-    """The challenger itself failed (a verifier raised, out of memory): recorded, never the node's strike."""
-
-    code = "challenger_fault"
-
-
-class RateLimited(SessionAborted):
-    """The node id used up its sessions for the window (shared through the store across challengers)."""
-
-    code = "rate_limited"
-
-
-class RefusedOpening(SessionAborted):
-    """The node committed, then would not answer an opening: a failed check (it cannot dodge a strike)."""
-
-    code = "refused_opening"
+__all__ = ["SessionDriver", "SessionReport"]
 
 
 class SessionHost(Protocol):

@@ -61,6 +61,24 @@ class HelloRefused(SessionAborted):
     code = "hello_rejected"
 
 
+class ChallengerFault(SessionAborted):
+    """The challenger itself failed (a verifier raised, out of memory): recorded, never the node's strike."""
+
+    code = "challenger_fault"
+
+
+class RateLimited(SessionAborted):
+    """The node id used up its sessions for the window (shared through the store across challengers)."""
+
+    code = "rate_limited"
+
+
+class RefusedOpening(SessionAborted):
+    """The node committed, then would not answer an opening: a failed check (it cannot dodge a strike)."""
+
+    code = "refused_opening"
+
+
 class MessageTooLarge(ProtocolViolation):
     """A message over the limit of its step (refused on its length, before parsing)."""
 

@@ -1,9 +1,10 @@
-"""Run node sessions against a challenger in this process (tests, benchmarks, examples).
+"""Run node sessions from this process (tests, benchmarks, examples).
 
-    results, history = run_local_sessions(ch, solver, sessions=2)   # ch: a BackgroundChallenger
+    outcomes = run_node_sessions("127.0.0.1:50061", solver, sessions=2)
+    outcomes, history = run_local_sessions(ch, solver)      # ch: a BackgroundChallenger in this process
 
 Every call shares one event loop (grpc.aio keeps per-loop state, and a fresh asyncio.run() per session
-leaves callbacks aimed at closed loops). Each result is a SessionOutcome, or the SessionError that ended
+leaves callbacks aimed at closed loops). Each outcome is a SessionOutcome, or the SessionError that ended
 the session; `history` is what the challenger stored for the solver's node id, newest first.
 """
 
@@ -18,11 +19,9 @@ from poai.node.solver import Solver
 _LOOP = asyncio.new_event_loop()
 
 
-def run_local_sessions(ch: Any, solver: Solver, sessions: int = 1, **node_config: Any) -> tuple[list[Any], list[Any]]:
-    """Run `sessions` sessions of `solver` against the BackgroundChallenger `ch`; wait until they are stored."""
-    from poai.store import SQLiteIntegrityStore
-
-    cfg = dict(challenger=ch.address, backends=(), connect_timeout_s=10.0, max_message_bytes=256 << 20)
+def run_node_sessions(address: str, solver: Solver, sessions: int = 1, **node_config: Any) -> list[Any]:
+    """Run `sessions` sessions of `solver` against the challenger at `address`, one after the other."""
+    cfg = dict(challenger=address, backends=(), connect_timeout_s=10.0, max_message_bytes=256 << 20)
     cfg.update(node_config)
     agent = NodeAgent(NodeConfig(**cfg), solver=solver)
 
@@ -35,8 +34,15 @@ def run_local_sessions(ch: Any, solver: Solver, sessions: int = 1, **node_config
                 out.append(exc)
         return out
 
+    return _LOOP.run_until_complete(go())
+
+
+def run_local_sessions(ch: Any, solver: Solver, sessions: int = 1, **node_config: Any) -> tuple[list[Any], list[Any]]:
+    """`run_node_sessions` against the BackgroundChallenger `ch`; waits until the sessions are stored."""
+    from poai.store import SQLiteIntegrityStore
+
     before = len(ch.service.reports)
-    results = _LOOP.run_until_complete(go())
+    results = run_node_sessions(ch.address, solver, sessions, **node_config)
     ch.wait_for_reports(before + sessions, timeout_s=30.0)
     with SQLiteIntegrityStore(ch.config.db_path) as store:
         return results, store.session_history(solver.key.node_id, max(10, sessions))
