@@ -34,6 +34,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/poai.py
+	$(BIN)/python benchmarks/storage.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

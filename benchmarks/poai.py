@@ -40,15 +40,16 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from edge_sdk.identity import NodeKey  # noqa: E402
 from poai import kinds  # noqa: E402
 from poai.challenger import ChallengerConfig  # noqa: E402
 from poai.challenger.background import BackgroundChallenger  # noqa: E402
-from poai.identity import NodeClaim, NodeKey  # noqa: E402
+from poai.claim import NodeClaim  # noqa: E402
 from poai.node import SessionError, Solver  # noqa: E402
 from poai.node import adversarial as adv  # noqa: E402
 from poai.node import adversarial_protocol as advp  # noqa: E402
 from poai.node.local import run_local_sessions, run_node_sessions  # noqa: E402
-from poai.store import SQLiteIntegrityStore  # noqa: E402
+from poai.store import IntegrityStore  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 170)
 TARGET_RATIO = 0.05
@@ -146,7 +147,7 @@ def bench_honest(tmp: Path, n: int, backends: list[str], memory_bytes: int) -> d
     scores: dict[str, list[float]] = {}
     for lbl, o in zip(labels, outcomes):
         scores.setdefault(lbl, []).append(0.0 if isinstance(o, SessionError) else o.score)
-    with SQLiteIntegrityStore(db) as store:
+    with IntegrityStore(db) as store:
         recorded = sum(x.sessions for x in store.list_scores())
     return {
         "sessions": n,
@@ -327,7 +328,7 @@ def judge(attack: Attack, results: list[Any], history: list[Any]) -> tuple[bool,
 
 
 def bench_detection(tmp: Path, claim: NodeClaim, backend: str | None) -> list[dict[str, Any]]:
-    cfg = ChallengerConfig(port=0, metrics_port=None, db_path=str(tmp / "detection.sqlite"), plan="standard",
+    cfg = ChallengerConfig(port=0, metrics_port=None, db=str(tmp / "detection.sqlite"), plan="standard",
                            rate_limit_sessions=0)
     rows = []
     with BackgroundChallenger(cfg) as ch:

@@ -69,7 +69,10 @@ async def _serve_until_signal(service) -> None:  # noqa: ANN001
 def challenger(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 for every interface)."),
     port: int = typer.Option(50061, "--port", help="gRPC port (0: any free port, printed on start)."),
-    db: Path = typer.Option(Path("poai.sqlite"), "--db", help="SQLite file with the integrity history."),
+    db: str = typer.Option(
+        "poai.sqlite", "--db",
+        help="Integrity history: an SQLite file, or postgresql://user:pass@host/db shared by several challengers.",
+    ),
     plan: str = typer.Option(
         "standard",
         "--plan",
@@ -113,7 +116,7 @@ def challenger(
     config = ChallengerConfig(
         host=host,
         port=port,
-        db_path=str(db),
+        db=db,
         plan=plan,
         metrics_port=None if metrics_port < 0 else metrics_port,
         metrics_host=metrics_host,
@@ -231,7 +234,7 @@ def keygen(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Create a node key file and print its node id."""
-    from poai.identity import NodeKey
+    from edge_sdk.identity import NodeKey
 
     key = NodeKey.generate(scheme)
     path = key.save(out, overwrite=force)
@@ -241,7 +244,9 @@ def keygen(
 @app.command()
 @friendly_errors
 def report(
-    db: Path = typer.Option(Path("poai.sqlite"), "--db", help="The challenger's SQLite file."),
+    db: str = typer.Option(
+        "poai.sqlite", "--db", help="The challenger's --db: an SQLite file or a postgresql:// URL."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (what the validator reads)."),
     node_id: Optional[str] = typer.Option(None, "--node", help="Show this node's recent sessions."),
     limit: int = typer.Option(20, "--limit", help="Sessions to show with --node."),
@@ -249,8 +254,6 @@ def report(
     """Integrity scores per node, with the reasons behind them."""
     from poai.report import load_report, report_table, sessions_table
 
-    if not db.is_file():
-        raise EdgeProofError(f"no integrity database at {db}: run a challenger with --db {db} first")
     data = load_report(db, node_id=node_id, limit=limit)
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -12,9 +12,9 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from edge_sdk.identity import NodeKey
 from poai.challenger import ChallengerConfig
 from poai.challenger.background import BackgroundChallenger
-from poai.identity import NodeKey
 from poai.node import NodeAgent, NodeConfig
 from poai.report import integrity_scores, verified_capacity
 
@@ -23,7 +23,7 @@ ap.add_argument("--plan", default="lightweight")
 args = ap.parse_args()
 
 db = Path(tempfile.mkdtemp()) / "poai.sqlite"
-with BackgroundChallenger(ChallengerConfig(port=0, metrics_port=0, db_path=str(db), plan=args.plan)) as ch:
+with BackgroundChallenger(ChallengerConfig(port=0, metrics_port=0, db=str(db), plan=args.plan)) as ch:
     outcome = asyncio.run(NodeAgent(NodeConfig(challenger=ch.address), key=NodeKey.generate()).run_once())
 print(f"session {outcome.session_id}: score {outcome.score:.2f} (smoothed {outcome.smoothed_score:.2f})")
 for reason in outcome.reasons:

@@ -31,8 +31,8 @@ _LAZY = {
     "NodeAgent": "poai.node.agent",
     "NodeConfig": "poai.node.agent",
     "SessionOutcome": "poai.node.agent",
-    "NodeClaim": "poai.identity",
-    "NodeKey": "poai.identity",
+    "NodeClaim": "poai.claim",
+    "NodeKey": "edge_sdk.identity",
     "integrity_scores": "poai.report",
 }
 

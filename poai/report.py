@@ -5,8 +5,8 @@
     capacity = verified_capacity("poai.sqlite")   # {node_id: {"matmul_tops": ..., "verified_memory_bytes": ...}}
 
 The effective score is the smoothed history, or 0 while the node is banned for recent strikes
-(poai.scoring). The challenger may be writing while this reads: SQLite WAL lets readers see the last
-committed sessions without blocking it.
+(poai.scoring). `db` is what the challenger's --db was: an SQLite path or a postgresql:// URL. The
+challenger may be writing while this reads: readers see the last committed sessions without blocking it.
 """
 
 from __future__ import annotations
@@ -21,30 +21,34 @@ from rich.table import Table
 
 
 @contextmanager
-def _open(db_path: str | Path) -> Iterator[Any]:
-    from poai.store import SQLiteIntegrityStore, StoreError
+def _open(db: str | Path) -> Iterator[Any]:
+    """The store at `db` (an SQLite path or a postgresql:// URL), which must already exist."""
+    from edge_sdk.storage import StorageError
+    from poai.store import IntegrityStore
 
-    path = Path(db_path).expanduser()
-    if not path.is_file():
-        raise StoreError(f"no integrity database at {path}: run a challenger with --db {path} first")
-    store = SQLiteIntegrityStore(path)
+    try:
+        store = IntegrityStore(db, must_exist=True)
+    except StorageError as exc:
+        if str(exc).startswith("no database at"):
+            raise StorageError(f"no integrity database at {db}: run a challenger with --db {db} first") from None
+        raise
     try:
         yield store
     finally:
         store.close()
 
 
-def integrity_scores(db_path: str | Path, now: float | None = None) -> dict[str, float]:
+def integrity_scores(db: str | Path, now: float | None = None) -> dict[str, float]:
     """{node_id: effective integrity score in [0, 1]} for every node the challenger has seen."""
-    with _open(db_path) as store:
+    with _open(db) as store:
         return {n.node_id: float(n.effective) for n in store.list_scores(now)}
 
 
-def verified_capacity(db_path: str | Path) -> dict[str, dict[str, float]]:
+def verified_capacity(db: str | Path) -> dict[str, dict[str, float]]:
     """{node_id: what its latest session proved on the challenger's clock}: matmul_tops (8-bit integer
     operands, exact accumulation), verified_memory_bytes, memory_bandwidth_gbs, rtt_ms, ttft_ms,
     tokens_per_s. Empty when the latest session proved nothing. The claim is never used here."""
-    with _open(db_path) as store:
+    with _open(db) as store:
         return {n.node_id: store.capacity(n.node_id) for n in store.list_scores()}
 
 
@@ -66,7 +70,7 @@ def _session_dict(rec: Any) -> dict[str, Any]:
 
 
 def load_report(
-    db_path: str | Path, *, node_id: str | None = None, limit: int = 20, now: float | None = None
+    db: str | Path, *, node_id: str | None = None, limit: int = 20, now: float | None = None
 ) -> dict[str, Any]:
     """Everything `edgeproof poai report` shows, as JSON-ready data.
 
@@ -74,7 +78,7 @@ def load_report(
     recent_strikes, banned, updated_at, last_reasons, claim}], "sessions": [...] (with node_id only)}
     """
     now = time.time() if now is None else now
-    with _open(db_path) as store:
+    with _open(db) as store:
         nodes = []
         for n in store.list_scores(now):
             if node_id is not None and n.node_id != node_id:
@@ -98,7 +102,7 @@ def load_report(
                 }
             )
         nodes.sort(key=lambda d: (-d["score"], d["node_id"]))
-        data: dict[str, Any] = {"generated_at": now, "db": str(db_path), "nodes": nodes}
+        data: dict[str, Any] = {"generated_at": now, "db": store.url, "nodes": nodes}
         if node_id is not None:
             data["sessions"] = [_session_dict(r) for r in store.session_history(node_id, limit)]
     return data

@@ -3,104 +3,104 @@
 How it is used: the challenger calls `record_session(...)` once per finished session; the validator reads
 `get_score(node_id)` / `list_scores()` and `session_history(node_id, limit)` for reports.
 
-    store = SQLiteIntegrityStore("poai.sqlite")
+    store = IntegrityStore("poai.sqlite")                     # or "postgresql://user@host/db"
     node = store.record_session(node_id, claim, scoring.score_session(claim, results), results)
     store.get_score(node_id).effective
 
-One write is one transaction (session row + strike row + node row), so a crash or `kill -9` at any point
-leaves either the whole session recorded or none of it. SQLite runs in WAL mode with synchronous=FULL
-(committed sessions survive power loss too). The SQL is plain (no SQLite-only functions; upserts use
-`INSERT ... ON CONFLICT`, which PostgreSQL shares), and all of it lives in this module, so a PostgreSQL
-implementation of `IntegrityStore` can reuse the statements with its own placeholders and connection.
+The database is any engine of `edge_sdk.storage` (a URL picks it); all the SQL is shared. One recorded
+session is one write transaction (session row + strike row + node row), so a crash or `kill -9` at any
+point leaves either the whole session recorded or none of it. Inside it, a lock on the node
+(`Transaction.lock`: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL) guards the read-modify-write
+of the node's history, so two challengers recording sessions of one node at the same moment lose no update.
 Recording the same session_id twice is a no-op that returns the node's current score (safe retries).
 
-Schema version 2 adds each session's status (ok / failed_check / incomplete / challenger_fault) and verified
-capacity, the node's latest verified capacity, and `session_starts`, the per-node admission log behind the
-rate limit (`admit_session`: a check-and-insert in one write transaction, so several challengers on one
-database enforce one limit).
+Schema (component "poai" of `edge_sdk.storage.migrations`): version 2 added each session's status
+(ok / failed_check / incomplete / challenger_fault) and verified capacity, the node's latest verified
+capacity, and `session_starts`, the per-node admission log behind the rate limit. Version 3 adds
+`sessions.node_seq`, the session's ordinal in its node's history (the commit order of that node's sessions).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from edge_sdk.errors import EdgeProofError
+from edge_sdk.storage import Database, Migration, Schema, Transaction, migrate, open_database
 from poai.challenges.common import CheckResult, Claim
 from poai.scoring import NodeScore, ScoringConfig, SessionScore, update_history
 
 __all__ = [
     "IntegrityStore",
+    "SCHEMA",
     "SCHEMA_VERSION",
-    "SQLiteIntegrityStore",
     "SessionRecord",
-    "StoreError",
     "StrikeRecord",
 ]
 
-SCHEMA_VERSION = 2
-
-_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS nodes (
-        node_id TEXT PRIMARY KEY,
-        claim_json TEXT NOT NULL,
-        smoothed REAL NOT NULL,
-        last_score REAL NOT NULL,
-        sessions INTEGER NOT NULL,
-        strikes_total INTEGER NOT NULL,
-        first_seen REAL NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS sessions (
-        session_id TEXT PRIMARY KEY,
-        node_id TEXT NOT NULL REFERENCES nodes(node_id),
-        started_at REAL NOT NULL,
-        finished_at REAL NOT NULL,
-        score REAL NOT NULL,
-        strike INTEGER NOT NULL,
-        smoothed_after REAL NOT NULL,
-        reasons_json TEXT NOT NULL,
-        components_json TEXT NOT NULL,
-        checks_json TEXT NOT NULL,
-        claim_json TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS sessions_by_node ON sessions (node_id, finished_at)",
-    """CREATE TABLE IF NOT EXISTS strikes (
-        session_id TEXT PRIMARY KEY REFERENCES sessions(session_id),
-        node_id TEXT NOT NULL,
-        at REAL NOT NULL,
-        reason TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS strikes_by_node ON strikes (node_id, at)",
-]
-
-# version -> statements that bring a database of version-1 to it (run in the migration's transaction)
-_MIGRATIONS: dict[int, list[str]] = {
-    2: [
-        "ALTER TABLE sessions ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'",
-        "ALTER TABLE sessions ADD COLUMN capacity_json TEXT NOT NULL DEFAULT '{}'",
-        "ALTER TABLE nodes ADD COLUMN capacity_json TEXT NOT NULL DEFAULT '{}'",
-        """CREATE TABLE IF NOT EXISTS session_starts (
-            session_id TEXT PRIMARY KEY,
-            node_id TEXT NOT NULL,
-            at REAL NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS session_starts_by_node ON session_starts (node_id, at)",
-    ],
-}
-
-
-class StoreError(EdgeProofError):
-    """The integrity database cannot be used as it is (newer schema, unreadable file)."""
+SCHEMA = Schema(
+    component="poai",
+    legacy_version_table="schema_version",  # SQLite files written before the storage layer (versions 1-2)
+    migrations=(
+        Migration(1, "nodes, sessions, strikes", (
+            """CREATE TABLE IF NOT EXISTS nodes (
+                node_id TEXT PRIMARY KEY,
+                claim_json TEXT NOT NULL,
+                smoothed DOUBLE PRECISION NOT NULL,
+                last_score DOUBLE PRECISION NOT NULL,
+                sessions INTEGER NOT NULL,
+                strikes_total INTEGER NOT NULL,
+                first_seen DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS sessions (
+                session_id TEXT PRIMARY KEY,
+                node_id TEXT NOT NULL REFERENCES nodes(node_id),
+                started_at DOUBLE PRECISION NOT NULL,
+                finished_at DOUBLE PRECISION NOT NULL,
+                score DOUBLE PRECISION NOT NULL,
+                strike INTEGER NOT NULL,
+                smoothed_after DOUBLE PRECISION NOT NULL,
+                reasons_json TEXT NOT NULL,
+                components_json TEXT NOT NULL,
+                checks_json TEXT NOT NULL,
+                claim_json TEXT NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS sessions_by_node ON sessions (node_id, finished_at)",
+            """CREATE TABLE IF NOT EXISTS strikes (
+                session_id TEXT PRIMARY KEY REFERENCES sessions(session_id),
+                node_id TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL,
+                reason TEXT NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS strikes_by_node ON strikes (node_id, at)",
+        )),
+        Migration(2, "session status and verified capacity; rate-limit admissions", (
+            "ALTER TABLE sessions ADD COLUMN status TEXT NOT NULL DEFAULT 'ok'",
+            "ALTER TABLE sessions ADD COLUMN capacity_json TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE nodes ADD COLUMN capacity_json TEXT NOT NULL DEFAULT '{}'",
+            """CREATE TABLE IF NOT EXISTS session_starts (
+                session_id TEXT PRIMARY KEY,
+                node_id TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL
+            )""",
+            "CREATE INDEX IF NOT EXISTS session_starts_by_node ON session_starts (node_id, at)",
+        )),
+        Migration(3, "each session's ordinal in its node's history", (
+            "ALTER TABLE sessions ADD COLUMN node_seq INTEGER NOT NULL DEFAULT 0",
+            """UPDATE sessions SET node_seq = (
+                SELECT COUNT(*) FROM sessions AS earlier WHERE earlier.node_id = sessions.node_id
+                AND (earlier.finished_at < sessions.finished_at
+                     OR (earlier.finished_at = sessions.finished_at AND earlier.session_id <= sessions.session_id)))""",
+            "CREATE INDEX IF NOT EXISTS sessions_by_node_seq ON sessions (node_id, node_seq)",
+        )),
+    ),
+)
+SCHEMA_VERSION = SCHEMA.latest
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,12 @@ class SessionRecord:
     claim: Claim
     status: str = "ok"
     capacity: dict[str, float] | None = None
+    node_seq: int = 0  # ordinal in the node's history: 1 for its first recorded session
+
+    def session_score(self) -> SessionScore:
+        """The score this session was recorded with (replays of a history start from these)."""
+        return SessionScore(score=self.score, strike=self.strike, reasons=self.reasons,
+                            components=dict(self.components), status=self.status, capacity=dict(self.capacity or {}))
 
 
 @dataclass(frozen=True)
@@ -128,92 +134,32 @@ class StrikeRecord:
     reason: str
 
 
-class IntegrityStore(Protocol):
-    """What the challenger writes and the validator reads. Implementations must make `record_session`
-    atomic and idempotent per session_id."""
+class IntegrityStore:
+    """What the challenger writes and the validator reads, on the database `db` names (a URL or path, or an
+    open `edge_sdk.storage.Database`, which then stays the caller's to close). Thread-safe."""
 
-    def record_session(self, node_id: str, claim: Claim, session: SessionScore, checks: Sequence[CheckResult],
-                       *, session_id: str | None = None, started_at: float | None = None,
-                       finished_at: float | None = None) -> NodeScore: ...
-
-    def get_score(self, node_id: str, now: float | None = None) -> NodeScore | None: ...
-
-    def list_scores(self, now: float | None = None) -> list[NodeScore]: ...
-
-    def session_history(self, node_id: str, limit: int = 20) -> list[SessionRecord]: ...
-
-    def strikes(self, node_id: str, since: float | None = None) -> list[StrikeRecord]: ...
-
-    def close(self) -> None: ...
-
-
-class SQLiteIntegrityStore:
-    """`IntegrityStore` on one SQLite file. Thread-safe (one connection behind a lock)."""
-
-    def __init__(self, path: str | Path, config: ScoringConfig | None = None, *,
-                 synchronous: str = "FULL") -> None:
-        self.path = str(path)
+    def __init__(self, db: str | Path | Database, config: ScoringConfig | None = None, *,
+                 must_exist: bool = False, sqlite_synchronous: str = "FULL") -> None:
         self.config = config or ScoringConfig()
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+        self._owns_db = not isinstance(db, Database)
+        self.db = open_database(db, must_exist=must_exist, sqlite_synchronous=sqlite_synchronous) \
+            if not isinstance(db, Database) else db
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
-                raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
-            self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the integrity database {self.path}: {exc}. "
-                             "Move the file away to start a new one.") from exc
+            migrate(self.db, SCHEMA)
+        except BaseException:
+            self.close()
+            raise
 
-    # ------------------------------------------------------------------------------- plumbing
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock before reading, so read-modify-write
-        of a node row cannot interleave with another process."""
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            else:
-                cur.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        with self._tx() as cur:
-            for stmt in _SCHEMA:
-                cur.execute(stmt)
-            row = cur.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
-                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (1,))
-                version = 1
-            else:
-                version = int(row[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {version}, this edgeproof understands up to "
-                                 f"{SCHEMA_VERSION}: upgrade edgeproof or use another database file")
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for stmt in _MIGRATIONS[target]:
-                    cur.execute(stmt)
-                cur.execute("UPDATE schema_version SET version = ?", (target,))
-
-    def schema_version(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT version FROM schema_version").fetchone()[0])
+    @property
+    def url(self) -> str:
+        """Where the records live, password masked."""
+        return self.db.url.display
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owns_db:
+            self.db.close()
 
-    def __enter__(self) -> SQLiteIntegrityStore:
+    def __enter__(self) -> IntegrityStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -230,27 +176,27 @@ class SQLiteIntegrityStore:
         session_id = session_id or uuid.uuid4().hex
         finished = float(finished_at if finished_at is not None else time.time())
         started = float(started_at if started_at is not None else finished)
-        with self._tx() as cur:
-            if cur.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
-                node = self._node(cur, node_id, finished)
+        with self.db.transaction() as tx:
+            tx.lock(f"poai.node:{node_id}")
+            if tx.one("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)):
+                node = self._node(tx, node_id, finished)
                 assert node is not None
                 return node
-            previous = self._node(cur, node_id, finished)
-            strike_times = [r[0] for r in cur.execute(
+            previous = self._node(tx, node_id, finished)
+            strike_times = [r[0] for r in tx.all(
                 "SELECT at FROM strikes WHERE node_id = ? AND at > ?",
                 (node_id, finished - self.config.strike_window_s))]
             updated = update_history(node_id, previous, session, finished, strike_times, self.config)
-            self._upsert_node(cur, node_id, claim, updated, session.capacity)
-            self._insert_session(cur, session_id, node_id, claim, session, checks, started, finished,
-                                 updated.smoothed)
+            self._upsert_node(tx, node_id, claim, updated, session.capacity)
+            self._insert_session(tx, session_id, node_id, claim, session, checks, started, finished, updated)
             if session.strike:
-                self._insert_strike(cur, session_id, node_id, finished, "; ".join(session.reasons))
+                self._insert_strike(tx, session_id, node_id, finished, "; ".join(session.reasons))
             return updated
 
-    def _upsert_node(self, cur: sqlite3.Cursor, node_id: str, claim: Claim, node: NodeScore,
+    def _upsert_node(self, tx: Transaction, node_id: str, claim: Claim, node: NodeScore,
                      capacity: dict[str, float] | None) -> None:
         """The node row; its capacity is the last session's verified capacity (empty when that failed)."""
-        cur.execute(
+        tx.execute(
             """INSERT INTO nodes (node_id, claim_json, smoothed, last_score, sessions, strikes_total,
                                   first_seen, updated_at, capacity_json)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -262,90 +208,102 @@ class SQLiteIntegrityStore:
              node.strikes_total, node.updated_at, node.updated_at, json.dumps(capacity or {})),
         )
 
-    def _insert_session(self, cur: sqlite3.Cursor, session_id: str, node_id: str, claim: Claim,
+    def _insert_session(self, tx: Transaction, session_id: str, node_id: str, claim: Claim,
                         session: SessionScore, checks: Sequence[CheckResult], started: float, finished: float,
-                        smoothed_after: float) -> None:
-        cur.execute(
+                        node: NodeScore) -> None:
+        tx.execute(
             """INSERT INTO sessions (session_id, node_id, started_at, finished_at, score, strike,
                                      smoothed_after, reasons_json, components_json, checks_json, claim_json,
-                                     status, capacity_json)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (session_id, node_id, started, finished, session.score, int(session.strike), smoothed_after,
+                                     status, capacity_json, node_seq)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (session_id, node_id, started, finished, session.score, int(session.strike), node.smoothed,
              json.dumps(list(session.reasons)), json.dumps(session.components),
              json.dumps([c.to_dict() for c in checks], allow_nan=True), json.dumps(claim.to_dict()),
-             session.status, json.dumps(session.capacity)),
+             session.status, json.dumps(session.capacity), node.sessions),
         )
 
-    def _insert_strike(self, cur: sqlite3.Cursor, session_id: str, node_id: str, at: float,
-                       reason: str) -> None:
-        cur.execute("INSERT INTO strikes (session_id, node_id, at, reason) VALUES (?, ?, ?, ?)",
-                    (session_id, node_id, at, reason))
+    def _insert_strike(self, tx: Transaction, session_id: str, node_id: str, at: float, reason: str) -> None:
+        tx.execute("INSERT INTO strikes (session_id, node_id, at, reason) VALUES (?, ?, ?, ?)",
+                   (session_id, node_id, at, reason))
 
     def admit_session(self, node_id: str, session_id: str, *, limit: int, window_s: float,
                       now: float | None = None) -> tuple[bool, int]:
         """Rate limit: admit `session_id` of `node_id` unless the node already started `limit` sessions in
         the last `window_s` seconds. Returns (admitted, sessions counted in the window). Check and insert
-        are one write transaction, so challengers sharing the database cannot both admit the last slot."""
+        are one write transaction under the node's lock, so challengers sharing the database cannot both
+        admit the last slot."""
         now = time.time() if now is None else float(now)
-        with self._tx() as cur:
-            cur.execute("DELETE FROM session_starts WHERE at < ?", (now - max(window_s, 86400.0),))
-            count = int(cur.execute("SELECT COUNT(*) FROM session_starts WHERE node_id = ? AND at > ?",
-                                    (node_id, now - window_s)).fetchone()[0])
+        with self.db.transaction() as tx:
+            tx.lock(f"poai.admit:{node_id}")
+            tx.execute("DELETE FROM session_starts WHERE at < ?", (now - max(window_s, 86400.0),))
+            count = int(tx.scalar("SELECT COUNT(*) FROM session_starts WHERE node_id = ? AND at > ?",
+                                  (node_id, now - window_s)))
             if count >= limit:
                 return False, count
-            cur.execute("INSERT INTO session_starts (session_id, node_id, at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (session_id) DO NOTHING", (session_id, node_id, now))
+            tx.execute("INSERT INTO session_starts (session_id, node_id, at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (session_id) DO NOTHING", (session_id, node_id, now))
             return True, count + 1
 
     # ----------------------------------------------------------------------------------- reads
 
-    def _node(self, cur: sqlite3.Cursor, node_id: str, now: float) -> NodeScore | None:
-        row = cur.execute(
+    def _node(self, tx: Transaction, node_id: str, now: float) -> NodeScore | None:
+        row = tx.one(
             "SELECT smoothed, last_score, sessions, strikes_total, updated_at FROM nodes WHERE node_id = ?",
-            (node_id,)).fetchone()
+            (node_id,))
         if row is None:
             return None
-        recent = cur.execute("SELECT COUNT(*) FROM strikes WHERE node_id = ? AND at > ?",
-                             (node_id, now - self.config.strike_window_s)).fetchone()[0]
-        return NodeScore(node_id=node_id, smoothed=row[0], last_score=row[1], sessions=row[2],
-                         strikes_total=row[3], recent_strikes=int(recent),
-                         banned=int(recent) >= self.config.max_strikes, updated_at=row[4])
+        recent = int(tx.scalar("SELECT COUNT(*) FROM strikes WHERE node_id = ? AND at > ?",
+                               (node_id, now - self.config.strike_window_s)))
+        return NodeScore(node_id=node_id, smoothed=float(row[0]), last_score=float(row[1]), sessions=int(row[2]),
+                         strikes_total=int(row[3]), recent_strikes=recent,
+                         banned=recent >= self.config.max_strikes, updated_at=float(row[4]))
 
     def get_score(self, node_id: str, now: float | None = None) -> NodeScore | None:
         """The node's record with strikes counted as of `now` (default: the current time)."""
-        with self._lock:
-            return self._node(self._conn.cursor(), node_id, time.time() if now is None else now)
+        with self.db.read() as tx:
+            return self._node(tx, node_id, time.time() if now is None else now)
 
     def list_scores(self, now: float | None = None) -> list[NodeScore]:
         now = time.time() if now is None else now
-        with self._lock:
-            cur = self._conn.cursor()
-            ids = [r[0] for r in cur.execute("SELECT node_id FROM nodes ORDER BY node_id")]
-            return [n for n in (self._node(cur, i, now) for i in ids) if n is not None]
+        with self.db.read() as tx:
+            ids = [r[0] for r in tx.all("SELECT node_id FROM nodes ORDER BY node_id")]
+            return [n for n in (self._node(tx, i, now) for i in ids) if n is not None]
+
+    _SESSION_COLUMNS = """session_id, node_id, started_at, finished_at, score, strike, smoothed_after,
+        reasons_json, components_json, checks_json, claim_json, status, capacity_json, node_seq"""
 
     def session_history(self, node_id: str, limit: int = 20) -> list[SessionRecord]:
         """The node's most recent sessions, newest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                """SELECT session_id, node_id, started_at, finished_at, score, strike, smoothed_after,
-                          reasons_json, components_json, checks_json, claim_json, status, capacity_json
-                   FROM sessions WHERE node_id = ? ORDER BY finished_at DESC, session_id DESC LIMIT ?""",
-                (node_id, int(limit))).fetchall()
+        with self.db.read() as tx:
+            rows = tx.all(f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE node_id = ? "
+                          "ORDER BY finished_at DESC, session_id DESC LIMIT ?", (node_id, int(limit)))
         return [self._session_record(r) for r in rows]
+
+    def sessions_in_commit_order(self, node_id: str) -> list[SessionRecord]:
+        """Every session of the node in the order they were recorded (node_seq 1, 2, ...)."""
+        with self.db.read() as tx:
+            rows = tx.all(f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE node_id = ? ORDER BY node_seq",
+                          (node_id,))
+        return [self._session_record(r) for r in rows]
+
+    def count_sessions(self) -> int:
+        with self.db.read() as tx:
+            return int(tx.scalar("SELECT COUNT(*) FROM sessions"))
 
     @staticmethod
     def _session_record(r: Sequence[Any]) -> SessionRecord:
         return SessionRecord(
-            session_id=r[0], node_id=r[1], started_at=r[2], finished_at=r[3], score=r[4], strike=bool(r[5]),
-            smoothed_after=r[6], reasons=tuple(json.loads(r[7])), components=json.loads(r[8]),
-            checks=tuple(CheckResult.from_dict(c) for c in json.loads(r[9])),
+            session_id=r[0], node_id=r[1], started_at=float(r[2]), finished_at=float(r[3]), score=float(r[4]),
+            strike=bool(r[5]), smoothed_after=float(r[6]), reasons=tuple(json.loads(r[7])),
+            components=json.loads(r[8]), checks=tuple(CheckResult.from_dict(c) for c in json.loads(r[9])),
             claim=Claim.from_dict(json.loads(r[10])), status=r[11], capacity=json.loads(r[12]),
+            node_seq=int(r[13]),
         )
 
     def capacity(self, node_id: str) -> dict[str, float]:
         """The node's latest verified capacity (empty when its last session proved nothing)."""
-        with self._lock:
-            row = self._conn.execute("SELECT capacity_json FROM nodes WHERE node_id = ?", (node_id,)).fetchone()
+        with self.db.read() as tx:
+            row = tx.one("SELECT capacity_json FROM nodes WHERE node_id = ?", (node_id,))
         return json.loads(row[0]) if row else {}
 
     def strikes(self, node_id: str, since: float | None = None) -> list[StrikeRecord]:
@@ -354,6 +312,6 @@ class SQLiteIntegrityStore:
         if since is not None:
             sql += " AND at >= ?"
             args += (float(since),)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY at", args).fetchall()
-        return [StrikeRecord(*r) for r in rows]
+        with self.db.read() as tx:
+            rows = tx.all(sql + " ORDER BY at", args)
+        return [StrikeRecord(r[0], r[1], float(r[2]), r[3]) for r in rows]

@@ -37,7 +37,7 @@ from google.protobuf.message import DecodeError, Message
 
 from edge_sdk.errors import EdgeProofError
 from poai._proto import poai_pb2 as pb
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 
 T = TypeVar("T")
 
@@ -558,7 +558,7 @@ def reply_limit(spec: Any, reply: type | str) -> int:
 
 
 def claim_to_pb(claim: NodeClaim) -> pb.Claim:
-    """identity.NodeClaim -> the Claim message (every field, so the signed bytes can be rebuilt)."""
+    """claim.NodeClaim -> the Claim message (every field, so the signed bytes can be rebuilt)."""
     return pb.Claim(
         device_kind=claim.device_kind,
         device_model=claim.device_model,
@@ -571,7 +571,7 @@ def claim_to_pb(claim: NodeClaim) -> pb.Claim:
 
 
 def claim_from_pb(msg: pb.Claim, path: str = "Claim") -> NodeClaim:
-    """The Claim message -> identity.NodeClaim, with the wire checks (its values are checked later by
+    """The Claim message -> claim.NodeClaim, with the wire checks (its values are checked later by
     NodeClaim.problems())."""
     check_message(msg, path)
     return NodeClaim(

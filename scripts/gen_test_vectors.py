@@ -4,7 +4,7 @@
     python scripts/gen_test_vectors.py           # rewrite proto/test_vectors.json from the code
     python scripts/gen_test_vectors.py --check   # exit 1 when the file differs from what the code gives
 
-Every vector is computed here by the Python reference code (poai.identity, poai.challenges.common,
+Every vector is computed here by the Python reference code (poai.hello, poai.claim, poai.challenges.common,
 poai.merkle, poai.challenges.compute) from fixed inputs; tests/test_poai_protocol_vectors.py recomputes them
 and also rebuilds them with small independent implementations written from proto/PROTOCOL.md, so the file,
 the code and the document cannot drift apart silently. See PROTOCOL.md "Test vectors" for what each covers.
@@ -53,11 +53,20 @@ COMPUTE_SPECS = (
 
 
 def hello_vector() -> dict[str, Any]:
-    from poai.identity import NodeClaim, NodeKey
+    from edge_sdk.identity import NodeKey
+    from poai.claim import NodeClaim
+    from poai.hello import hello_bytes
 
     key = NodeKey.from_seed(HELLO_KEY_SEED, "ed25519")
     claim = NodeClaim(**HELLO_CLAIM)  # type: ignore[arg-type]
-    data = key.hello_bytes(HELLO_NONCE, claim, HELLO_CHALLENGER_ID)
+    data = hello_bytes(
+        nonce=HELLO_NONCE,
+        challenger_id=HELLO_CHALLENGER_ID,
+        scheme=key.scheme,
+        public_key=key.public_key,
+        node_id=key.node_id,
+        claim=claim,
+    )
     return {
         "scheme": "ed25519",
         "private_key_seed_hex": HELLO_KEY_SEED.hex(),

@@ -17,7 +17,7 @@ def poai_run(tmp_path):
         from poai.challenger import ChallengerConfig, ChallengerService
 
         async def main():
-            cfg = dict(port=0, metrics_port=0, db_path=str(tmp_path / "poai.sqlite"), plan="lightweight:compute,memory",
+            cfg = dict(port=0, metrics_port=0, db=str(tmp_path / "poai.sqlite"), plan="lightweight:compute,memory",
                        deadline_floor_s=5.0)
             cfg.update(overrides)
             service = ChallengerService(ChallengerConfig(**cfg))
@@ -38,7 +38,8 @@ def poai_agent():
     ed25519 key and a CPU claim (0.5 GFLOPS, 32 MiB, no inference unless the claim lists backends)."""
 
     def make(service, solver_cls=None, claim=None, engines=None, **overrides):
-        from poai.identity import NodeClaim, NodeKey
+        from edge_sdk.identity import NodeKey
+        from poai.claim import NodeClaim
         from poai.node import NodeAgent, NodeConfig, Solver
 
         claim = claim or NodeClaim("cpu", "test cpu", 32 << 20, 0.0005, (), "test")
@@ -193,3 +194,34 @@ def models_tiny_gguf(tmp_path_factory):
                 p.normal_(0.0, 0.2)
     model.save_pretrained(root / "reference-hf", safe_serialization=True)
     return models_write_llama_gguf(root / "reference-hf", root / "tiny-llama.F32.gguf")
+
+
+# ---------------------------------------------------------------------------------------- storage (edge_sdk.storage)
+# One throwaway PostgreSQL 15 cluster per test session (initdb + pg_ctl in a temporary folder, as `nobody` when
+# the tests run as root), and `db_url`: the same test on an SQLite file and on a fresh PostgreSQL database.
+
+import pytest as _storage_pytest  # noqa: E402
+
+
+@_storage_pytest.fixture(scope="session")
+def postgres_cluster():
+    from edge_sdk.storage.local_postgres import LocalPostgres
+
+    with LocalPostgres() as pg:
+        yield pg
+
+
+@_storage_pytest.fixture
+def postgres_url(postgres_cluster):
+    """A fresh, empty PostgreSQL database on the session's cluster."""
+    import uuid
+
+    return postgres_cluster.create_database(f"t_{uuid.uuid4().hex[:16]}")
+
+
+@_storage_pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The database URL of a fresh store: an SQLite file, then a PostgreSQL database (same test)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite")
+    return request.getfixturevalue("postgres_url")

@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 import torch
 
+from edge_sdk.identity import NodeKey
 from poai.challenges import inference
 from poai.challenges.common import Budget
 from poai.challenges.inference_calibration import local_session
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
 from poai.node import Solver
 from poai.node import adversarial as adv
 
@@ -222,7 +223,7 @@ def inference_challenger(tmp_path_factory, real):
     plan = tmp / "inference.json"
     plan.write_text(json.dumps({"budget": "lightweight", "stages": ["compute", "inference"],
                                 "overrides": {"inference_prompts": 2, "inference_max_tokens": 16}}))
-    ch = BackgroundChallenger(ChallengerConfig(port=0, metrics_port=None, db_path=str(tmp / "inf.sqlite"),
+    ch = BackgroundChallenger(ChallengerConfig(port=0, metrics_port=None, db=str(tmp / "inf.sqlite"),
                                                plan=str(plan), deadline_floor_s=10.0), reference=real[0])
     ch.start()
     yield ch

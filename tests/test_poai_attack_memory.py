@@ -19,7 +19,7 @@ import pytest
 from poai import kinds
 from poai.challenges import memory
 from poai.challenger.plan import PlanSpec
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 from poai.node import adversarial as adv
 from poai.node.agent import HONEST_CLAIM_MARGIN
 from poai.node.device import measure_memory_bandwidth_gbs

@@ -14,10 +14,11 @@ import re
 
 import pytest
 
+from edge_sdk.identity import NodeKey
 from poai import kinds
 from poai.challenger import ChallengerConfig
 from poai.challenger.background import BackgroundChallenger
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
 from poai.node import Solver
 from poai.node import adversarial_protocol as advp
 from poai.node.local import run_local_sessions
@@ -30,7 +31,7 @@ CLAIM = NodeClaim("cpu", "test cpu", 64 << 20, 0.01, (), "test")
 def standard(tmp_path_factory) -> BackgroundChallenger:
     db = tmp_path_factory.mktemp("attack-session") / "poai.sqlite"
     ch = BackgroundChallenger(
-        ChallengerConfig(port=0, metrics_port=None, db_path=str(db), plan="standard:compute,memory")
+        ChallengerConfig(port=0, metrics_port=None, db=str(db), plan="standard:compute,memory")
     )
     ch.start()
     yield ch

@@ -11,9 +11,10 @@ import re
 
 import pytest
 
+from edge_sdk.identity import NodeKey
 from poai.challenger import ChallengerConfig
 from poai.challenger.background import BackgroundChallenger
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
 from poai.node import SessionError, Solver
 from poai.node import adversarial as adv
 from poai.node.local import run_local_sessions
@@ -33,7 +34,7 @@ def light(tmp_path_factory) -> BackgroundChallenger:
         ChallengerConfig(
             port=0,
             metrics_port=None,
-            db_path=str(db),
+            db=str(db),
             plan="lightweight:compute,memory",
             deadline_floor_s=5.0,
             max_message_bytes=4 << 20,
@@ -125,7 +126,7 @@ def test_relaying_node_is_capped_by_latency(tmp_path) -> None:
         delay_s = 0.3
 
     cfg = ChallengerConfig(
-        port=0, metrics_port=None, db_path=str(tmp_path / "relay.sqlite"), plan=str(plan), pings_per_stage=2
+        port=0, metrics_port=None, db=str(tmp_path / "relay.sqlite"), plan=str(plan), pings_per_stage=2
     )
     with BackgroundChallenger(cfg) as ch:
         (honest,), _ = _run(ch, _solver())
@@ -141,7 +142,7 @@ def scaled(tmp_path_factory) -> BackgroundChallenger:
     db = tmp_path_factory.mktemp("cheats") / "scaled.sqlite"
     ch = BackgroundChallenger(
         ChallengerConfig(
-            port=0, metrics_port=None, db_path=str(db), plan="standard:compute,memory", deadline_floor_s=10.0
+            port=0, metrics_port=None, db=str(db), plan="standard:compute,memory", deadline_floor_s=10.0
         )
     )
     ch.start()
@@ -219,7 +220,7 @@ def inference_ch(tmp_path_factory) -> BackgroundChallenger:
     )
     ch = BackgroundChallenger(
         ChallengerConfig(
-            port=0, metrics_port=None, db_path=str(tmp / "inf.sqlite"), plan=str(plan), deadline_floor_s=10.0
+            port=0, metrics_port=None, db=str(tmp / "inf.sqlite"), plan=str(plan), deadline_floor_s=10.0
         )
     )
     ch.start()

@@ -137,7 +137,9 @@ def test_hello_vector() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    from poai.identity import NodeClaim, NodeKey, verify_signature
+    from edge_sdk.identity import NodeKey, verify_signature
+    from poai.claim import NodeClaim
+    from poai.hello import hello_bytes
 
     v = VECTORS["hello"]
     data = bytes.fromhex(v["canonical_bytes_hex"])
@@ -152,7 +154,9 @@ def test_hello_vector() -> None:
     claim = NodeClaim(c["device_kind"], c["device_model"], c["memory_bytes"], c["claimed_matmul_tops"],
                       tuple(c["backends"]), c["agent_version"], c["memory_bandwidth_gbs"])
     key = NodeKey.from_seed(bytes.fromhex(v["private_key_seed_hex"]))
-    assert key.hello_bytes(bytes.fromhex(v["nonce_hex"]), claim, v["challenger_id"]) == data
+    nonce = bytes.fromhex(v["nonce_hex"])
+    assert hello_bytes(nonce=nonce, challenger_id=v["challenger_id"], scheme=key.scheme,
+                       public_key=key.public_key, node_id=key.node_id, claim=claim) == data
     assert verify_signature("ed25519", pub, data, bytes.fromhex(v["signature_hex"]))
 
 

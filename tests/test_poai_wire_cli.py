@@ -10,11 +10,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from edge_sdk.identity import NodeKey
 from edgeproof_cli.poai import _parse_size, app
-from poai.identity import NodeKey
 from poai.report import integrity_scores, load_report
 
-from test_poai_wire_load import ROOT, _env, start_challenger_process, stop_process
+from procs import ROOT, start_challenger_process, stop_process
+from procs import env as _env
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from poai._proto import poai_pb2 as pb
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 from poai.wire import (
     CONTROL_MAX_BYTES,
     WireFormatError,

@@ -5,71 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from edge_sdk.identity import NodeKey
 from poai.challenger.probe import HealthProbe
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
 from poai.node.swarm import run_swarm
-from poai.store import SQLiteIntegrityStore
+from poai.store import IntegrityStore
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
-def start_challenger_process(db: Path, plan: str, *extra: str) -> tuple[subprocess.Popen, dict]:
-    """`edgeproof poai challenger` as its own process; returns it and its ready line (ports)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edgeproof_cli.poai",
-            "challenger",
-            "--port",
-            "0",
-            "--metrics-port",
-            "0",
-            "--db",
-            str(db),
-            "--plan",
-            plan,
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        raise AssertionError(f"challenger exited before it was ready (rc={proc.wait()})")
-    return proc, json.loads(line)
-
-
-def stop_process(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
+from procs import ROOT, start_challenger_process, stop_process
+from procs import env as _env
 
 
 @pytest.mark.slow
@@ -96,7 +46,7 @@ def test_200_concurrent_sessions_keep_health_checks_responsive(tmp_path) -> None
     assert health["failures"] == 0 and health["count"] >= 10
     assert health["p99_ms"] < 1000.0 and health["p50_ms"] < 250.0
     assert "poai_sessions_started_total 200.0" in metrics
-    store = SQLiteIntegrityStore(db)
+    store = IntegrityStore(db)
     try:
         nodes = store.list_scores()
         assert len(nodes) == 200 and all(n.sessions == 1 for n in nodes)  # every session recorded
@@ -112,7 +62,7 @@ def test_node_process_killed_mid_session_is_recorded_as_failed(tmp_path) -> None
     key = NodeKey.generate()
     key_path = key.save(tmp_path / "node.key")
     cfg = ChallengerConfig(
-        port=0, metrics_port=None, db_path=str(tmp_path / "kill.sqlite"), plan="standard:compute,memory"
+        port=0, metrics_port=None, db=str(tmp_path / "kill.sqlite"), plan="standard:compute,memory"
     )
     with BackgroundChallenger(cfg) as ch:
         node = subprocess.Popen(
@@ -159,7 +109,7 @@ def test_node_process_killed_mid_session_is_recorded_as_failed(tmp_path) -> None
                 node.kill()
         report = ch.service.reports[-1]
         assert report.node_id == key.node_id and report.failure_code == "disconnected"
-        store = SQLiteIntegrityStore(cfg.db_path)
+        store = IntegrityStore(cfg.db)
         try:
             (session,) = store.session_history(key.node_id)
         finally:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from poai.challenger.plan import PlanError, PlanSpec, make_plan
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 
 PHONE = NodeClaim("edge", "phone SoC", 1 << 30, 0.05, ("llamacpp",))
 H100 = NodeClaim("cuda", "NVIDIA H100 80GB HBM3", 80 << 30, 60.0, ("torch",))

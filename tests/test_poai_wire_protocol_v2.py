@@ -15,10 +15,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from edge_sdk.identity import NodeKey
 from poai._proto import poai_pb2 as pb
 from poai.challenger import ChallengerService
 from poai.challenger.stream import MessageTooLarge, NodeStream, ProtocolViolation
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
 from poai.node import NodeAgent, NodeConfig, SessionError, Solver
 from poai.wire import HELLO_MAX_BYTES, SESSION_METHOD, V1_SERVICE, claim_to_pb
 

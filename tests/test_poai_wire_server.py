@@ -14,10 +14,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from poai.challenger import ChallengerConfig, ChallengerService
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 from poai.node import NodeAgent, NodeConfig, SessionError, Solver
 from poai.node.agent import backoff_delays
-from poai.store import SQLiteIntegrityStore
+from poai.store import IntegrityStore
 
 
 def _metrics(service: ChallengerService) -> str:
@@ -50,7 +50,7 @@ def test_history_is_stored_per_node_with_smoothing(poai_run, poai_agent, tmp_pat
         return [await agent.run_once() for _ in range(3)], agent._solver.key.node_id
 
     outcomes, node_id = poai_run(body, plan="lightweight:compute")
-    store = SQLiteIntegrityStore(tmp_path / "poai.sqlite")
+    store = IntegrityStore(tmp_path / "poai.sqlite")
     node = store.get_score(node_id)
     assert node is not None and node.sessions == 3 and node.strikes_total == 0
     history = store.session_history(node_id, 10)
@@ -126,7 +126,7 @@ def test_restart_keeps_history(tmp_path, poai_agent) -> None:
 
     async def one_life(agent: NodeAgent | None):
         service = ChallengerService(
-            ChallengerConfig(port=0, metrics_port=None, db_path=str(db), plan="lightweight:compute")
+            ChallengerConfig(port=0, metrics_port=None, db=str(db), plan="lightweight:compute")
         )
         await service.start()
         try:
@@ -142,7 +142,7 @@ def test_restart_keeps_history(tmp_path, poai_agent) -> None:
     _, second, node2 = asyncio.run(one_life(agent))  # a new process-lifetime of the challenger, same file
     assert node1.sessions == 1 and node2.sessions == 2
     assert second.smoothed_score > first.smoothed_score  # built on the stored history, not from scratch
-    store = SQLiteIntegrityStore(db)
+    store = IntegrityStore(db)
     assert [s.session_id for s in store.session_history(node2.node_id)] == [
         second.session_id,
         first.session_id,
@@ -178,7 +178,7 @@ def test_node_reconnects_with_backoff_until_the_challenger_is_up(tmp_path, poai_
             ChallengerConfig(
                 port=port,
                 metrics_port=None,
-                db_path=str(tmp_path / "late.sqlite"),
+                db=str(tmp_path / "late.sqlite"),
                 plan="lightweight:compute",
             )
         )
@@ -227,7 +227,7 @@ def test_refused_hellos_are_not_stored(poai_run, poai_agent, tmp_path) -> None:
     outcome, node_id, metrics = poai_run(body)
     assert outcome.score == 0 and "bad_signature" in outcome.reasons[0]
     assert 'poai_hello_rejected_total{code="bad_signature"} 1.0' in metrics
-    store = SQLiteIntegrityStore(tmp_path / "poai.sqlite")
+    store = IntegrityStore(tmp_path / "poai.sqlite")
     assert store.get_score(node_id) is None  # nobody proved they own that id
     store.close()
 
@@ -279,7 +279,7 @@ def test_stopping_mid_session_records_it_without_a_strike(tmp_path, poai_agent) 
     db = tmp_path / "stop.sqlite"
 
     async def body():
-        service = ChallengerService(ChallengerConfig(port=0, metrics_port=None, db_path=str(db),
+        service = ChallengerService(ChallengerConfig(port=0, metrics_port=None, db=str(db),
                                                      plan="lightweight:compute", deadline_floor_s=60.0))
         await service.start()
         agent = poai_agent(service, _Stall)
@@ -292,7 +292,7 @@ def test_stopping_mid_session_records_it_without_a_strike(tmp_path, poai_agent) 
         return agent._solver.key.node_id
 
     node_id = asyncio.run(body())
-    store = SQLiteIntegrityStore(db)
+    store = IntegrityStore(db)
     (session,) = store.session_history(node_id)
     store.close()
     assert session.score == 0.0 and not session.strike

@@ -1,6 +1,6 @@
 """A challenger on its own thread and event loop: for tests, benchmarks and embedding in a sync program.
 
-with BackgroundChallenger(ChallengerConfig(port=0, db_path="x.sqlite")) as ch:
+with BackgroundChallenger(ChallengerConfig(port=0, db="x.sqlite")) as ch:
     asyncio.run(NodeAgent(NodeConfig(challenger=ch.address), ...).run_once())
 """
 

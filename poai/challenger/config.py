@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 class ChallengerConfig:
     host: str = "127.0.0.1"
     port: int = 50061  # 0: the OS picks (tests)
-    db_path: str = "poai.sqlite"
+    db: str = "poai.sqlite"  # integrity database: an SQLite path or postgresql://user@host/dbname
     challenger_id: str = ""  # signed into every hello; default: "challenger@<host>:<port>" once bound
     plan: str = "standard"  # standard | lightweight | no-inference | compute-only | PATH to a JSON plan
     metrics_port: int | None = 9464  # Prometheus /metrics over HTTP; None: off, 0: any free port

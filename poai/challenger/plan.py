@@ -25,7 +25,7 @@ from typing import Any
 
 from edge_sdk.errors import EdgeProofError
 from poai.challenges.common import Budget
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 
 PRESETS = ("standard", "lightweight", "default")
 ALL_STAGES = ("compute", "memory", "inference")

@@ -1,6 +1,6 @@
 """The challenger: an asyncio gRPC server that runs PoAI sessions for the nodes that dial in.
 
-    service = ChallengerService(ChallengerConfig(port=0, db_path="poai.sqlite"))
+    service = ChallengerService(ChallengerConfig(port=0, db="poai.sqlite"))
     await service.start()          # gRPC + health + reflection + /metrics
     ...                            # service.port, service.metrics_port
     await service.stop()
@@ -26,6 +26,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from edge_sdk.identity import NonceRegistry
 from poai._proto import poai_pb2 as pb
 from poai._proto import poai_pb2_grpc as pbg
 from poai.challenger.config import ChallengerConfig
@@ -37,7 +38,8 @@ from poai.challenger.session import SessionDriver
 from poai.challenger.session_report import SessionReport
 from poai.challenger.stream import ChallengerFault, NodeStream
 from poai.challenges.common import CheckResult
-from poai.identity import NodeClaim, NonceRegistry, default_challenger_id
+from poai.claim import NodeClaim
+from poai.hello import default_challenger_id
 from poai.tls import server_credentials
 from poai.wire import V1_REFUSAL, V1_SERVICE
 
@@ -78,9 +80,9 @@ class ChallengerService(pbg.ChallengerServicer):
         # bad TLS files fail here, before the store or the reference model are touched
         credentials = server_credentials(self.config.tls_cert_file, self.config.tls_key_file)
         if self._store is None:
-            from poai.store import SQLiteIntegrityStore
+            from poai.store import IntegrityStore
 
-            self._store = await loop.run_in_executor(self._io_pool, SQLiteIntegrityStore, self.config.db_path)
+            self._store = await loop.run_in_executor(self._io_pool, IntegrityStore, self.config.db)
         await loop.run_in_executor(self._io_pool, self._load_reference)
         opts = [
             ("grpc.max_send_message_length", self.config.max_message_bytes),
@@ -126,7 +128,7 @@ class ChallengerService(pbg.ChallengerServicer):
             extra={
                 "port": port,
                 "metrics_port": self.metrics_port,
-                "db": self.config.db_path,
+                "db": getattr(self._store, "url", self.config.db),
                 "challenger_id": self.challenger_id,
                 "plan": self.config.plan,
                 "tls": self.tls,

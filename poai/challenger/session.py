@@ -23,6 +23,7 @@ import time
 import uuid
 from typing import Any, Protocol
 
+from edge_sdk.identity import HelloRejected
 from poai import kinds
 from poai._proto import poai_pb2 as pb
 from poai.challenger.plan import SessionPlan
@@ -38,7 +39,7 @@ from poai.challenger.stream import (
     SessionAborted,
 )
 from poai.challenges import latency
-from poai.identity import HelloRejected, verify_hello
+from poai.hello import verify_hello
 from poai.kinds import ChallengeState, Exchange
 from poai.wire import (
     PROTOCOL_VERSION,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from poai.challenger.plan import SessionPlan
 from poai.challenges.common import CheckResult
-from poai.identity import NodeClaim
+from poai.claim import NodeClaim
 
 
 @dataclass

@@ -322,7 +322,8 @@ def stream(args: argparse.Namespace) -> list[dict[str, Any]]:
 def _stream_runs(args: argparse.Namespace, ref: Any, rows: list[dict[str, Any]]) -> None:
     from edge_sdk.runtime import available_backends
 
-    from poai.identity import NodeClaim, NodeKey
+    from edge_sdk.identity import NodeKey
+    from poai.claim import NodeClaim
     from poai.node import Solver
     from poai.node.adversarial import BurstStream
     from poai.node.inference import InferenceEngines

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from edge_sdk.identity import NodeKey
 from poai._proto import poai_pb2 as pb
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
+from poai.hello import sign_hello
 from poai.node import model_variants
 from poai.node.solver import DISCONNECT, Challenge, Solver
 from poai.wire import to_pb
@@ -545,7 +547,7 @@ class WrongKey(Solver):
 
     def hello(self, start: pb.SessionStart) -> pb.Hello:
         msg = super().hello(start)
-        msg.signature = self.other.sign_hello(start.nonce, self.claim, start.challenger_id)
+        msg.signature = sign_hello(self.other, start.nonce, self.claim, start.challenger_id)
         return msg
 
 

@@ -24,8 +24,10 @@ from typing import Any
 import grpc
 
 from edge_sdk.errors import EdgeProofError
+from edge_sdk.identity import NodeKey
 from poai._proto import poai_pb2 as pb
-from poai.identity import NodeClaim, NodeKey, default_challenger_id
+from poai.claim import NodeClaim
+from poai.hello import default_challenger_id
 from poai.node.solver import DISCONNECT, Solver
 from poai.tls import channel_credentials
 from poai.wire import (
@@ -64,7 +66,7 @@ class NodeConfig:
     backends: tuple[str, ...] | None = None  # inference backends to offer; None: what is installed
     model: str | None = None  # inference model (None: edge_sdk default, SmolLM2-135M-Instruct)
     # Refuse to sign a hello for any other challenger id. None: the id a challenger without a configured id
-    # uses for the address dialed, "challenger@" + `challenger` (poai.identity.default_challenger_id), so an
+    # uses for the address dialed, "challenger@" + `challenger` (poai.hello.default_challenger_id), so an
     # attacker the node was made to dial cannot relay the real challenger's SessionStart and get it signed.
     expected_challenger_id: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES

@@ -39,10 +39,10 @@ def run_node_sessions(address: str, solver: Solver, sessions: int = 1, **node_co
 
 def run_local_sessions(ch: Any, solver: Solver, sessions: int = 1, **node_config: Any) -> tuple[list[Any], list[Any]]:
     """`run_node_sessions` against the BackgroundChallenger `ch`; waits until the sessions are stored."""
-    from poai.store import SQLiteIntegrityStore
+    from poai.store import IntegrityStore
 
     before = len(ch.service.reports)
     results = run_node_sessions(ch.address, solver, sessions, **node_config)
     ch.wait_for_reports(before + sessions, timeout_s=30.0)
-    with SQLiteIntegrityStore(ch.config.db_path) as store:
+    with IntegrityStore(ch.config.db) as store:
         return results, store.session_history(solver.key.node_id, max(10, sessions))

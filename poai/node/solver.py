@@ -12,9 +12,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from edge_sdk.identity import NodeKey
 from poai import kinds
 from poai._proto import poai_pb2 as pb
-from poai.identity import NodeClaim, NodeKey
+from poai.claim import NodeClaim
+from poai.hello import sign_hello
 from poai.wire import claim_to_pb, from_pb, payload_name, to_pb
 
 log = logging.getLogger("poai.node")
@@ -88,7 +90,7 @@ class Solver:
     # -- hello --------------------------------------------------------------------------------------
     def hello(self, start: pb.SessionStart) -> pb.Hello:
         claim = self.claim
-        signature = self.key.sign_hello(start.nonce, claim, start.challenger_id)
+        signature = sign_hello(self.key, start.nonce, claim, start.challenger_id)
         return pb.Hello(
             identity=pb.NodeIdentity(
                 scheme=self.key.scheme, public_key=self.key.public_key, node_id=self.key.node_id

@@ -1,6 +1,7 @@
 """Many node agents at once against one challenger: for load tests, benchmarks and capacity planning.
 
-    outcomes = asyncio.run(run_swarm("127.0.0.1:50061", 200, claim))
+    outcomes = asyncio.run(run_swarm("127.0.0.1:50061", 200, claim))          # 200 nodes, one session each
+    outcomes = asyncio.run(run_spread(["h1:50061", "h2:50061"], solvers, 10, lanes_per_node=2))
 
 Every agent has its own key and gRPC channel (as separate machines would); they share this process's
 event loop and worker threads, so the challenger, not the swarm, should be the bottleneck when the plan
@@ -10,11 +11,13 @@ is lightweight.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from poai.identity import NodeClaim, NodeKey
+from edge_sdk.identity import NodeKey
+from poai.claim import NodeClaim
 from poai.node.agent import NodeAgent, NodeConfig, SessionError, SessionOutcome
 from poai.node.solver import Solver
 
@@ -67,4 +70,48 @@ async def run_swarm(
         outcomes=[r for r in results if isinstance(r, SessionOutcome)],
         errors=[str(r) for r in results if not isinstance(r, SessionOutcome)],
         wall_seconds=wall,
+    )
+
+
+async def run_spread(
+    challengers: list[str],
+    solvers: list[Solver],
+    sessions_per_lane: int,
+    *,
+    lanes_per_node: int = 1,
+    session_timeout_s: float = 300.0,
+) -> SwarmResult:
+    """Every node (one per solver) runs `lanes_per_node` lanes at once, each lane `sessions_per_lane` sessions
+    one after another; lane j of node i sends its k-th session to challenger (i + j + k) mod len(challengers).
+    With two lanes and two challengers one node is in a session on both at the same moment: what several
+    challengers sharing one database see when the same nodes keep coming back."""
+    import time
+
+    if not challengers or not solvers:
+        raise ValueError("run_spread needs at least one challenger address and one solver")
+    solvers[0].warm_up()
+
+    async def lane(i: int, j: int) -> list[Any]:
+        out: list[Any] = []
+        solver = copy.copy(solvers[i])  # same key and claim; its own open challenges (a solver holds one
+        solver.challenges = {}          # session's state at a time)
+        for k in range(sessions_per_lane):
+            agent = NodeAgent(
+                NodeConfig(challenger=challengers[(i + j + k) % len(challengers)], backends=(),
+                           session_timeout_s=session_timeout_s),
+                solver=solver,
+            )
+            try:
+                out.append(await agent.run_once())
+            except SessionError as exc:
+                out.append(exc)
+        return out
+
+    t0 = time.perf_counter()
+    lanes = [lane(i, j) for i in range(len(solvers)) for j in range(lanes_per_node)]
+    results = [r for rs in await asyncio.gather(*lanes) for r in rs]
+    return SwarmResult(
+        outcomes=[r for r in results if isinstance(r, SessionOutcome)],
+        errors=[str(r) for r in results if not isinstance(r, SessionOutcome)],
+        wall_seconds=time.perf_counter() - t0,
     )

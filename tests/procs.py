@@ -1,0 +1,51 @@
+"""Test helpers that run edgeproof commands as their own processes (imported by several test modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def env() -> dict[str, str]:
+    """The environment of a child process that imports this checkout (one compute thread per process)."""
+    out = dict(os.environ)
+    out["PYTHONPATH"] = str(ROOT) + os.pathsep + out.get("PYTHONPATH", "")
+    out.setdefault("OMP_NUM_THREADS", "1")
+    return out
+
+
+def start_challenger_process(db: str | Path, plan: str, *extra: str,
+                             launcher: tuple[str, ...] = ("-m", "edgeproof_cli.poai")) -> tuple[subprocess.Popen, dict]:
+    """`edgeproof poai challenger` as its own process (or `launcher`, a script taking the same arguments);
+    returns it and its ready line (ports)."""
+    errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty child never blocks on it
+    proc = subprocess.Popen(
+        [sys.executable, *launcher, "challenger", "--port", "0", "--metrics-port", "0", "--db", str(db),
+         "--plan", plan, "--log-level", "warning", *extra],
+        stdout=subprocess.PIPE, stderr=errors, text=True, env=env(), cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        rc = proc.wait()
+        errors.seek(0)
+        raise AssertionError(f"challenger exited before it was ready (rc={rc}): {errors.read()[-2000:]}")
+    errors.close()
+    return proc, json.loads(line)
+
+
+def stop_process(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
