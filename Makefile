@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/poai.py
 	$(BIN)/python benchmarks/storage.py
+	$(BIN)/python benchmarks/training.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

@@ -80,7 +80,7 @@ def generate(
     seed: Optional[int] = typer.Option(None, "--seed"),
     stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
     logprobs: int = typer.Option(0, "--logprobs", help="Show top-N logprobs per token."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="peft LoRA folder (torch / onnx backends)."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="peft LoRA folder (edge train --out), any backend."),
     stream: bool = typer.Option(True, "--stream/--no-stream"),
     as_json: bool = typer.Option(False, "--json", help="Print the full result (tokens, logprobs, timings) as JSON."),
 ) -> None:
@@ -182,3 +182,65 @@ def export(
         path = export_model(model, format=fmt, quantize=quantize, adapter=adapter, out_dir=out,
                             progress=lambda msg: status.update(msg))
     console.print(f"[green]exported[/] {path}")
+
+
+@app.command()
+@friendly_errors
+def train(
+    data: Path = typer.Option(..., "--data", "-d", help="Chat JSONL to train on (one conversation per line)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the peft adapter (and its checkpoints)."),
+    eval_data: Optional[Path] = typer.Option(None, "--eval", help="Held-out chat JSONL: eval loss before/after."),
+    preset_name: str = typer.Option("cpu", "--preset", help="cpu (256 tokens, 60 steps) or flock-off."),
+    model: Optional[str] = ModelOpt,
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the preset's epochs."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override the preset's step limit."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Override the preset's learning rate."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the preset's seed."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue from --out's last checkpoint."),
+    force: bool = typer.Option(False, "--force", help="Train even if the device's training policy says no."),
+) -> None:
+    """Fine-tune a LoRA adapter on private chat data, on this device; then use it with --adapter."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from edge_sdk.training import LoraTrainer, load_chat_jsonl, preset
+    from edge_sdk.training.gate import training_eligibility
+
+    recipe = preset(preset_name)
+    overrides = {k: v for k, v in (("epochs", epochs), ("max_steps", max_steps), ("learning_rate", lr),
+                                   ("seed", seed)) if v is not None}
+    recipe = recipe.with_(**overrides)
+    rows = load_chat_jsonl(data)  # every bad line is reported before the model is even loaded
+    held = load_chat_jsonl(eval_data) if eval_data else None
+    with console.status("loading the base model..."):
+        trainer = LoraTrainer(model, recipe)
+        encoded = trainer.encode(rows)
+        plan = trainer.memory_plan(max(len(r) for r in encoded))
+    verdict = training_eligibility(plan.estimate_bytes)
+    if not verdict.allowed:
+        reasons = "; ".join(verdict.reasons)
+        if not force:
+            from edge_sdk.errors import EdgeProofError
+
+            raise EdgeProofError(f"this device should not train now: {reasons}. Run with --force to train anyway.")
+        console.print(f"[yellow]warning:[/] training anyway (--force) although: {reasons}")
+    console.print(f"{len(rows)} rows, micro-batch {plan.micro_batch} (memory estimate "
+                  f"{plan.estimate_bytes / 2**30:.2f} GiB of a {plan.budget_bytes / 2**30:.2f} GiB budget)")
+    before = trainer.evaluate(held) if held else None
+    columns = (TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("train", total=None, loss=float("nan"), tps=0.0)
+        result = trainer.train(rows, out, resume=resume, progress=lambda p: bar.update(
+            task, completed=p.step, total=p.total_steps, loss=p.loss, tps=p.tokens_per_s))
+    table = Table(title=f"adapter written to {out}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("optimizer steps", f"{result.steps} (resumed at {result.resumed_from_step})")
+    table.add_row("tokens / s", f"{result.tokens_per_s:.0f}")
+    table.add_row("final train loss", f"{result.final_loss:.4f}")
+    table.add_row("peak RSS", f"{result.peak_rss_bytes / 2**20:.0f} MiB")
+    if held is not None and before is not None:
+        table.add_row("eval loss before -> after", f"{before:.4f} -> {trainer.evaluate(held):.4f}")
+    console.print(table)
+    console.print(f"use it: edgeproof edge generate --adapter {out} \"...\"")

@@ -80,9 +80,13 @@ def test_pongs_delayed_only_near_the_work_gain_nothing_and_are_flagged(standard)
 
 
 def test_delaying_every_message_but_commitments_longer_than_the_work_is_caught(standard) -> None:
-    """Pongs and openings held back 0.5 s, commitments sent at once: the compute commitment (~0.3 s of
-    work at this claim) beats every pong."""
-    (outcome,), history = _run(standard, _solver(advp.DelayAllButCommitments))
+    """Pongs and openings held back 1 s, commitments sent at once: the compute commitment (~0.3 s of
+    work at this claim) beats every pong by far more than the 25% slack."""
+
+    class LongDelay(advp.DelayAllButCommitments):
+        delay_s = 1.0
+
+    (outcome,), history = _run(standard, _solver(LongDelay))
     assert history[0].strike and "faster than any of its pongs" in " ".join(history[0].reasons)
 
 

@@ -1,8 +1,9 @@
 """ModelAssets: one resolved model and every on-disk form of it that a backend may need.
 
 `resolve_model` turns a name, path or hub id into a ModelAssets cheaply (header checks only). The forms
-(tokenizer folder, transformers safetensors folder, ONNX export, int8 ONNX, LoRA-merged variants) are built
-on first use and cached under cache_dir()/models/<cache-name>/<variant>/ (see edge_sdk.models.cache).
+(tokenizer folder, transformers safetensors folder, ONNX export, int8 ONNX, LoRA-merged variants, GGUF LoRA
+adapters for llama.cpp) are built on first use and cached under cache_dir()/models/<cache-name>/<variant>/
+(see edge_sdk.models.cache).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from edge_sdk.errors import EdgeProofError, ModelNotFoundError
-from edge_sdk.models import cache, convert, hub
+from edge_sdk.models import cache, convert, hub, lora_gguf
 from edge_sdk.models.cache import Progress
 from edge_sdk.models.registry import (
     DEFAULT_MODEL,
@@ -221,6 +222,29 @@ class ModelAssets:
 
         return cache.ensure_built(self.cache_root / f"hf-lora-{digest[:16]}", key, build,
                                   what=f"{self.name} + LoRA safetensors", progress=progress)
+
+    def lora_gguf(self, adapter: os.PathLike | str, progress: Progress | None = None) -> Path:
+        """A peft LoRA folder converted to a GGUF LoRA adapter file for llama.cpp on this model's GGUF (see
+        edge_sdk.models.lora_gguf). Cached per adapter hash and base GGUF; the base itself is not touched."""
+        if self.gguf_path is None:
+            raise UnsupportedConversionError(
+                f"{self.source} is not a GGUF model: a llama.cpp LoRA adapter is applied on top of a GGUF base. "
+                "Use the torch or onnx backend for this model."
+            )
+        adapter_path = Path(adapter).expanduser().resolve()
+        lora_gguf.read_adapter_config(adapter_path)  # a clear error for a folder that is not an adapter
+        digest = convert.adapter_fingerprint(adapter_path)
+        info = self._gguf()
+        key = {"kind": "lora-gguf", "source": self._source_key(), "adapter_sha256": digest,
+               "builder": _BUILDER_VERSION, "converter": lora_gguf.CONVERTER_VERSION,
+               "libs": _lib_versions("gguf", "safetensors")}
+
+        def build(tmp: Path) -> dict[str, Any]:
+            return lora_gguf.convert_peft_lora(adapter_path, info, tmp / lora_gguf.FILE_NAME)
+
+        folder = cache.ensure_built(self.cache_root / f"lora-gguf-{digest[:16]}", key, build,
+                                    what=f"{self.name} LoRA GGUF", progress=progress)
+        return folder / lora_gguf.FILE_NAME
 
     # -- ONNX ------------------------------------------------------------------------------------------------
 

@@ -209,6 +209,36 @@ def read_gguf_arrays(path: Path, keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in found.items() if k in keys}
 
 
+def gguf_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and shape in ggml order (ne[0] first: (n_in, n_out) for a matrix); call after
+    check_gguf. Reads only the header, skipping the token arrays."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        view = memoryview(mm)
+        try:
+            endian = "<" if struct.unpack_from("<I", view, 4)[0] in (2, 3) else ">"
+            p = _HeaderParser(view, endian)
+            p.pos = 8
+            n_tensors = p.count()
+            n_kv = p.count()
+            for _ in range(n_kv):
+                p.string()
+                p.value(p.take("I"))
+            shapes: dict[str, tuple[int, ...]] = {}
+            for _ in range(n_tensors):
+                name = p.string()
+                n_dims = p.take("I")
+                if n_dims > 8:
+                    raise _Cut(f"tensor {name!r} claims {n_dims} dimensions")
+                shapes[name] = tuple(p.take("Q") for _ in range(n_dims))
+                p.take("I")  # type
+                p.take("Q")  # offset
+        except (_Cut, struct.error) as exc:
+            raise _corrupt(path, f"its tensor table cannot be read ({exc})", "Re-install or re-download it.") from None
+        finally:
+            view.release()
+    return shapes
+
+
 def _parse(path: Path, buf: memoryview, endian: str, version: int, size: int, require_tensors: bool) -> GGUFInfo:
     p = _HeaderParser(buf, endian)
     p.pos = 8

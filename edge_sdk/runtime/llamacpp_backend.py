@@ -2,11 +2,15 @@
 
 We drive llama.cpp's eval ourselves and sample in edge_sdk.runtime.sampler so greedy output, stop strings and
 logprobs behave exactly as on the other backends. Prompt tokens come from the shared HF tokenizer.
+
+A peft LoRA adapter is converted once to a GGUF LoRA file (edge_sdk.models.lora_gguf, cached per adapter) and
+applied by llama.cpp at run time on the unmerged base GGUF (Q4_1 stays Q4_1), via llama-cpp-python's lora_path.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -26,22 +30,27 @@ class LlamaCppBackend(InferenceBackend):
                 "the llamacpp backend needs llama-cpp-python: pip install 'edgeproof[llamacpp]' "
                 "(compiles llama.cpp, ~5 minutes on 2 cores)"
             ) from exc
-        if adapter is not None:
-            raise InvalidRequestError(
-                "LoRA adapters (peft folders) are applied on the torch or onnx backend; llama.cpp needs them "
-                "converted to GGUF first: use --backend torch or --backend onnx"
-            )
         if assets.gguf_path is None:
             raise BackendUnavailableError(
                 f"model {assets.name!r} has no GGUF file, which llama.cpp needs: pass a .gguf path or use "
                 "--backend onnx / torch"
             )
+        lora_path = None
+        if adapter is not None:
+            if not (Path(adapter) / "adapter_config.json").is_file():
+                raise InvalidRequestError(f"{adapter} is not a peft adapter folder (no adapter_config.json): pass "
+                                          "the folder that LoRA training wrote")
+            lora_path = assets.lora_gguf(adapter)
+        self.adapter = str(adapter) if adapter else None
+        self.lora_path = lora_path
         ctx = n_ctx or min(assets.context_length(), 8192)
         try:
             self.llm = Llama(model_path=str(assets.gguf_path), n_ctx=ctx, n_threads=n_threads or os.cpu_count(),
-                             n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False)
+                             n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False,
+                             lora_path=str(lora_path) if lora_path is not None else None)
         except (ValueError, RuntimeError) as exc:
-            raise ModelCorruptError(f"llama.cpp could not load {assets.gguf_path}: {exc}") from exc
+            what = f"{assets.gguf_path} with the LoRA adapter {lora_path}" if lora_path else str(assets.gguf_path)
+            raise ModelCorruptError(f"llama.cpp could not load {what}: {exc}") from exc
         self._n_vocab = self.llm.n_vocab()
         super().__init__(assets.tokenizer(), ctx, assets.name)
 

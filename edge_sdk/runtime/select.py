@@ -38,7 +38,8 @@ class BackendChoice:
 
 
 def choose_backend(assets=None, *, has_cuda: bool | None = None, adapter: object | None = None) -> BackendChoice:
-    """Pick a backend: CUDA -> torch; adapters -> torch/onnx; a GGUF -> llama.cpp; else ONNX; else torch."""
+    """Pick a backend: CUDA -> torch; a GGUF -> llama.cpp (peft LoRA adapters included: converted to a GGUF
+    LoRA and applied on the unmerged base); else ONNX (adapters merged); else torch."""
     available = available_backends()
     if not available:
         raise BackendUnavailableError("no inference backend installed: pip install 'edgeproof[all]'")
@@ -47,8 +48,9 @@ def choose_backend(assets=None, *, has_cuda: bool | None = None, adapter: object
     if has_cuda and "torch" in available:
         return BackendChoice("torch", "an NVIDIA GPU is available to PyTorch")
     gguf = getattr(assets, "gguf_path", None) is not None if assets is not None else True
-    if adapter is None and gguf and "llamacpp" in available:
-        return BackendChoice("llamacpp", "CPU device and the model has a GGUF: llama.cpp is fastest")
+    if gguf and "llamacpp" in available:
+        why = "CPU device and the model has a GGUF: llama.cpp is fastest"
+        return BackendChoice("llamacpp", why + (" (the LoRA adapter is applied as a GGUF LoRA)" if adapter else ""))
     if "onnx" in available:
         return BackendChoice("onnx", "CPU device: ONNX Runtime is faster than PyTorch eager")
     return BackendChoice(available[-1], "the only backend installed")
