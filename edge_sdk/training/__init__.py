@@ -11,7 +11,6 @@ checkpoint.py (resumable state), engine.py (the loop and evaluation).
 """
 
 from edge_sdk.training.data import ChatRow, DatasetError, load_chat_jsonl, parse_rows
-from edge_sdk.training.memory_plan import TrainingMemoryError
 from edge_sdk.training.recipe import CPU_RECIPE, FLOCK_OFF_RECIPE, PRESETS, LoraRecipe, preset
 
 __all__ = [
@@ -31,9 +30,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # the engine imports torch and peft: only when it is used
+def __getattr__(name: str):
+    # The engine imports torch and peft: only when it is used. memory_plan imports edge_sdk.device, which
+    # imports this package's recipe: loading it here would be an import cycle.
     if name in ("LoraTrainer", "TrainProgress", "TrainResult"):
         from edge_sdk.training import engine
 
         return getattr(engine, name)
+    if name == "TrainingMemoryError":
+        from edge_sdk.training.memory_plan import TrainingMemoryError
+
+        return TrainingMemoryError
     raise AttributeError(name)
