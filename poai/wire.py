@@ -504,24 +504,23 @@ def _u32(v: int) -> int:
 # -------------------------------------------------------------------------------------- node messages
 
 
-def parse_node_message(data: bytes) -> pb.NodeMessage:
-    """Raw bytes from the stream -> a NodeMessage whose fields all passed `check_message`."""
+def _parse_checked(cls: Any, data: bytes) -> Any:
     try:
-        msg = pb.NodeMessage.FromString(data)
+        msg = cls.FromString(data)
     except DecodeError as exc:
-        raise WireFormatError(f"NodeMessage: undecodable ({exc})") from None
+        raise WireFormatError(f"{cls.__name__}: undecodable ({exc})") from None
     check_message(msg)
     return msg
+
+
+def parse_node_message(data: bytes) -> pb.NodeMessage:
+    """Raw bytes from the stream -> a NodeMessage whose fields all passed `check_message`."""
+    return _parse_checked(pb.NodeMessage, data)
 
 
 def parse_challenger_message(data: bytes) -> pb.ChallengerMessage:
     """Node side: raw bytes -> a checked ChallengerMessage (the node's response deserializer)."""
-    try:
-        msg = pb.ChallengerMessage.FromString(data)
-    except DecodeError as exc:
-        raise WireFormatError(f"ChallengerMessage: undecodable ({exc})") from None
-    check_message(msg)
-    return msg
+    return _parse_checked(pb.ChallengerMessage, data)
 
 
 # --------------------------------------------------------------------------------------- size limits

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.errors import InvalidRequestError
-from edge_sdk.models.validate import GGUFInfo, gguf_tensor_shapes
+from edge_sdk.models.validate import GGUFInfo, gguf_tensor_shapes, require_adapter_folder
 
 FILE_NAME = "adapter.lora.gguf"
 # Bump when the conversion changes in a way that makes cached files wrong.
@@ -75,10 +75,7 @@ def _refuse(adapter: Path, why: str) -> InvalidRequestError:
 
 
 def read_adapter_config(adapter: Path) -> dict[str, Any]:
-    path = adapter / "adapter_config.json"
-    if not path.is_file():
-        raise InvalidRequestError(f"{adapter} is not a peft adapter folder (no adapter_config.json): pass the "
-                                  "folder that LoRA training wrote")
+    path = require_adapter_folder(adapter) / "adapter_config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import mmap
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.errors import ModelCorruptError, ModelNotFoundError
+from edge_sdk.errors import InvalidRequestError, ModelCorruptError, ModelNotFoundError
 
 GGUF_MAGIC = b"GGUF"
 _GGUF_MIN_HEADER = 4 + 4 + 8 + 8  # magic, version, tensor count, kv count
@@ -186,32 +188,10 @@ def check_gguf(
     return info
 
 
-def read_gguf_arrays(path: Path, keys: set[str]) -> dict[str, Any]:
-    """Read the named metadata arrays (e.g. tokenizer.ggml.tokens) in full; call after check_gguf."""
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        view = memoryview(mm)
-        try:
-            endian = "<" if struct.unpack_from("<I", view, 4)[0] in (2, 3) else ">"
-            p = _HeaderParser(view, endian)
-            p.pos = 8
-            p.count()
-            n_kv = p.count()
-            found: dict[str, Any] = {}
-            for _ in range(n_kv):
-                name = p.string()
-                found[name] = p.value(p.take("I"), materialise=name in keys)
-                if keys.issubset(found):
-                    break
-        except (_Cut, struct.error) as exc:
-            raise _corrupt(path, f"its metadata cannot be read ({exc})", "Re-install or re-download it.") from None
-        finally:
-            view.release()
-    return {k: v for k, v in found.items() if k in keys}
-
-
-def gguf_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and shape in ggml order (ne[0] first: (n_in, n_out) for a matrix); call after
-    check_gguf. Reads only the header, skipping the token arrays."""
+@contextmanager
+def _read_header(path: Path, what: str) -> Iterator[tuple[_HeaderParser, int, int]]:
+    """A parser over the mapped file, after the magic and version, with (tensor count, metadata count); a
+    cut or garbled header becomes a ModelCorruptError saying `what` could not be read."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         view = memoryview(mm)
         try:
@@ -219,23 +199,41 @@ def gguf_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
             p = _HeaderParser(view, endian)
             p.pos = 8
             n_tensors = p.count()
-            n_kv = p.count()
-            for _ in range(n_kv):
-                p.string()
-                p.value(p.take("I"))
-            shapes: dict[str, tuple[int, ...]] = {}
-            for _ in range(n_tensors):
-                name = p.string()
-                n_dims = p.take("I")
-                if n_dims > 8:
-                    raise _Cut(f"tensor {name!r} claims {n_dims} dimensions")
-                shapes[name] = tuple(p.take("Q") for _ in range(n_dims))
-                p.take("I")  # type
-                p.take("Q")  # offset
+            yield p, n_tensors, p.count()
         except (_Cut, struct.error) as exc:
-            raise _corrupt(path, f"its tensor table cannot be read ({exc})", "Re-install or re-download it.") from None
+            raise _corrupt(path, f"its {what} cannot be read ({exc})", "Re-install or re-download it.") from None
         finally:
             view.release()
+
+
+def read_gguf_arrays(path: Path, keys: set[str]) -> dict[str, Any]:
+    """Read the named metadata arrays (e.g. tokenizer.ggml.tokens) in full; call after check_gguf."""
+    found: dict[str, Any] = {}
+    with _read_header(path, "metadata") as (p, _n_tensors, n_kv):
+        for _ in range(n_kv):
+            name = p.string()
+            found[name] = p.value(p.take("I"), materialise=name in keys)
+            if keys.issubset(found):
+                break
+    return {k: v for k, v in found.items() if k in keys}
+
+
+def gguf_tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and shape in ggml order (ne[0] first: (n_in, n_out) for a matrix); call after
+    check_gguf. Reads only the header, skipping the token arrays."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    with _read_header(path, "tensor table") as (p, n_tensors, n_kv):
+        for _ in range(n_kv):
+            p.string()
+            p.value(p.take("I"))
+        for _ in range(n_tensors):
+            name = p.string()
+            n_dims = p.take("I")
+            if n_dims > 8:
+                raise _Cut(f"tensor {name!r} claims {n_dims} dimensions")
+            shapes[name] = tuple(p.take("Q") for _ in range(n_dims))
+            p.take("I")  # type
+            p.take("Q")  # offset
     return shapes
 
 
@@ -380,3 +378,13 @@ def check_onnx_dir(folder: Path) -> dict[str, Any]:
     if data.exists() and data.stat().st_size == 0:
         raise ModelCorruptError(f"{data} (external weights of {model.name}) is empty. {fix}")
     return config
+
+
+def require_adapter_folder(adapter: str | Path) -> Path:
+    """`adapter` as a Path, or a clear error when it is not a peft adapter folder (every backend and the
+    trainer take adapters; this is the one check they share)."""
+    path = Path(adapter)
+    if not (path / "adapter_config.json").is_file():
+        raise InvalidRequestError(f"{path} is not a peft adapter folder (no adapter_config.json): pass the "
+                                  "folder that LoRA training wrote")
+    return path

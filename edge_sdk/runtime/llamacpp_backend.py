@@ -10,11 +10,10 @@ applied by llama.cpp at run time on the unmerged base GGUF (Q4_1 stays Q4_1), vi
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from edge_sdk.errors import BackendUnavailableError, InvalidRequestError, ModelCorruptError
+from edge_sdk.errors import BackendUnavailableError, ModelCorruptError
 from edge_sdk.runtime.base import InferenceBackend
 
 
@@ -37,10 +36,9 @@ class LlamaCppBackend(InferenceBackend):
             )
         lora_path = None
         if adapter is not None:
-            if not (Path(adapter) / "adapter_config.json").is_file():
-                raise InvalidRequestError(f"{adapter} is not a peft adapter folder (no adapter_config.json): pass "
-                                          "the folder that LoRA training wrote")
-            lora_path = assets.lora_gguf(adapter)
+            from edge_sdk.models.validate import require_adapter_folder
+
+            lora_path = assets.lora_gguf(require_adapter_folder(adapter))
         self.adapter = str(adapter) if adapter else None
         self.lora_path = lora_path
         ctx = n_ctx or min(assets.context_length(), 8192)

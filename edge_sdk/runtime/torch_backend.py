@@ -75,12 +75,9 @@ class TorchBackend(InferenceBackend):
 
 def _apply_adapter(model, adapter):
     """Load a peft LoRA folder onto the model and merge it (same outputs, no per-token adapter cost)."""
-    from pathlib import Path
+    from edge_sdk.models.validate import require_adapter_folder
 
-    path = Path(adapter)
-    if not (path / "adapter_config.json").is_file():
-        raise InvalidRequestError(f"{path} is not a peft adapter folder (no adapter_config.json): pass the "
-                                  "folder that LoRA training wrote")
+    path = require_adapter_folder(adapter)
     try:
         from peft import PeftModel
     except ImportError as exc:

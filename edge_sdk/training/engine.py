@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.errors import BackendUnavailableError, InvalidRequestError
+from edge_sdk.models.validate import require_adapter_folder
 from edge_sdk.training import checkpoint
 from edge_sdk.training.batching import collate, micro_batches, padding_fraction, plan_epoch
 from edge_sdk.training.data import ChatRow
@@ -105,9 +106,7 @@ class LoraTrainer:
         self.shape = ModelShape.of(base)
         torch.manual_seed(recipe.seed)  # LoRA A's initialisation
         if init_adapter is not None:
-            path = Path(init_adapter)
-            if not (path / "adapter_config.json").is_file():
-                raise InvalidRequestError(f"{path} is not a peft adapter folder (no adapter_config.json)")
+            path = require_adapter_folder(init_adapter)
             self.model = PeftModel.from_pretrained(base, str(path), is_trainable=True)
         else:
             self.model = get_peft_model(base, recipe.to_peft_config())
@@ -235,10 +234,9 @@ class LoraTrainer:
                 elapsed = time.perf_counter() - t0
                 if progress is not None:
                     progress(TrainProgress(step, total, epoch, loss_value, tokens / max(elapsed, 1e-9), elapsed))
-                nxt = (epoch, index + 1) if index + 1 < len(epochs[epoch]) else (epoch + 1, 0)
                 if step % recipe.checkpoint_every == 0 and step < total:
-                    checkpoint.save(ckpt_dir, checkpoint.Position(step, *nxt), fingerprint, trainable, optimizer,
-                                    scheduler, {"loss": loss_value, "micro_batch": plan.micro_batch})
+                    self._checkpoint(ckpt_dir, epochs, step, fingerprint, trainable, optimizer, scheduler,
+                                     {"loss": loss_value, "micro_batch": plan.micro_batch})
             else:
                 continue
             break
@@ -251,23 +249,26 @@ class LoraTrainer:
             peak_rss_bytes=_peak_rss(), resumed_from_step=resumed_from, recipe=recipe.to_dict(),
         )
         if step < total:  # stopped early on request: keep a checkpoint exactly here
-            checkpoint.save(ckpt_dir, checkpoint.Position(step, *self._next_position(epochs, step, total)),
-                            fingerprint, trainable, optimizer, scheduler,
-                            {"loss": loss_value, "micro_batch": plan.micro_batch})
+            self._checkpoint(ckpt_dir, epochs, step, fingerprint, trainable, optimizer, scheduler,
+                             {"loss": loss_value, "micro_batch": plan.micro_batch})
             return result
         self._save_adapter(out, result, fingerprint)
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         return result
 
     @staticmethod
-    def _next_position(epochs: list[list[list[int]]], step: int, total: int) -> tuple[int, int]:
-        """(epoch, index) of optimizer step number `step` (0-based) in the run's plan."""
-        seen = 0
+    def _checkpoint(folder: Path, epochs: list[list[list[int]]], step: int, fingerprint: str, trainable: Any,
+                    optimizer: Any, scheduler: Any, extra: dict[str, Any]) -> None:
+        """Checkpoint after `step` optimizer steps; the run continues at step number `step` (0-based) of
+        the plan, i.e. at (epoch, index)."""
+        seen, position = 0, (len(epochs), 0)
         for e, plan in enumerate(epochs):
             if step < seen + len(plan):
-                return e, step - seen
+                position = (e, step - seen)
+                break
             seen += len(plan)
-        return len(epochs), 0
+        checkpoint.save(folder, checkpoint.Position(step, *position), fingerprint, trainable, optimizer, scheduler,
+                        extra)
 
     def _save_adapter(self, out: Path, result: TrainResult, fingerprint: str) -> None:
         """The peft folder, written beside and moved in file by file (config last: a folder with a config
