@@ -6,15 +6,18 @@ import typer
 
 from edgeproof_cli import demo as demo_cmd
 from edgeproof_cli import edge
+from edgeproof_cli.fed import app as fed_app
 from edgeproof_cli.poai import app as poai_app
 
 app = typer.Typer(
-    help="edgeproof: on-device LLMs (edge), Proof-of-AI compute verification (poai) and a Bittensor validator.",
+    help="edgeproof: on-device LLMs (edge), federated LoRA (fed), Proof-of-AI compute verification (poai) and a "
+    "Bittensor validator.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(edge.app, name="edge")
 app.add_typer(poai_app, name="poai")
+app.add_typer(fed_app, name="fed")
 app.command("demo")(demo_cmd.demo)
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def challenger(
 ) -> None:
     """Run the challenger: nodes dial in, get challenged, and their integrity scores go to --db."""
     from poai.challenger.config import ChallengerConfig
-    from poai.challenger.logs import configure_json_logging
+    from edge_sdk.serving.logs import configure_json_logging
     from poai.challenger.server import ChallengerService
 
     configure_json_logging(log_level.upper())
@@ -174,7 +174,7 @@ def node(
     log_level: str = typer.Option("info", "--log-level"),
 ) -> None:
     """Run the node agent: dial the challenger, answer its challenges, repeat (reconnects with backoff)."""
-    from poai.challenger.logs import configure_json_logging
+    from edge_sdk.serving.logs import configure_json_logging
     from poai.node.agent import NodeAgent, NodeConfig
 
     configure_json_logging(log_level.upper())

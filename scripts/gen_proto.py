@@ -5,7 +5,7 @@
     python scripts/gen_proto.py --check   # exit 1 if the committed stubs differ from what the .proto gives
 
 Why a script and not a bare protoc line: protoc writes `import poai_pb2` (a top-level import), which only
-works with the output folder on sys.path. The stubs live in `poai/_proto/` (a top-level `proto` package
+works with the output folder on sys.path. The stubs live in `poai/_proto/` and `edge_sdk/federation/_proto/` (a top-level `proto` package
 name is taken on PyPI), so the script rewrites those imports to package-relative ones, and the check mode
 lets a test fail when someone edits a .proto and forgets to regenerate.
 
@@ -35,7 +35,10 @@ class Target:
     module: str  # generated module stem (poai -> poai_pb2.py, poai_pb2_grpc.py, poai_pb2.pyi)
 
 
-TARGETS: tuple[Target, ...] = (Target("poai.proto", ROOT / "poai" / "_proto", "poai"),)
+TARGETS: tuple[Target, ...] = (
+    Target("poai.proto", ROOT / "poai" / "_proto", "poai"),
+    Target("federation.proto", ROOT / "edge_sdk" / "federation" / "_proto", "federation"),
+)
 
 _VERSION_LINES = (
     re.compile(r"^(# Protobuf Python Version: ).*$", re.M),

@@ -47,7 +47,7 @@ def test_stubs_import_package_relative() -> None:
 
 def _copy_tree(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for rel in ("proto", "scripts", "poai/_proto"):
+    for rel in ("proto", "scripts", "poai/_proto", "edge_sdk/federation/_proto"):
         shutil.copytree(ROOT / rel, root / rel)
     return root
 

@@ -254,7 +254,7 @@ def test_message_size_limit_is_enforced(poai_run, poai_agent) -> None:
 
 
 def test_json_log_lines(poai_run, poai_agent, caplog) -> None:
-    from poai.challenger.logs import JsonFormatter
+    from edge_sdk.serving.logs import JsonFormatter
 
     async def body(service: ChallengerService):
         await poai_agent(service).run_once()

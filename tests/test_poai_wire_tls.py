@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from poai.node.agent import SessionError
-from poai.tls import TLSConfigError
+from edge_sdk.serving.tls import TLSConfigError
 
 
 def _write_ca_and_cert(folder: Path, name: str) -> tuple[Path, Path, Path]:

@@ -23,6 +23,7 @@ import math
 import os
 import resource
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -39,6 +40,9 @@ from edge_sdk.training.memory_plan import MemoryPlan, ModelShape, budget_from_av
 from edge_sdk.training.recipe import CPU_RECIPE, LoraRecipe
 
 RESULT_FILE = "training.json"
+# transformers loads weights through a process-wide meta-device context: two threads loading at once (an app
+# with a federated client beside a coordinator, tests) can see each other's meta tensors. Loads take turns.
+_LOAD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -102,14 +106,19 @@ class LoraTrainer:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.default_system = default_system
         self.tokenizer = self.assets.tokenizer()
-        base = AutoModelForCausalLM.from_pretrained(self.assets.hf_dir(), dtype=torch.float32)
-        self.shape = ModelShape.of(base)
-        torch.manual_seed(recipe.seed)  # LoRA A's initialisation
-        if init_adapter is not None:
-            path = require_adapter_folder(init_adapter)
-            self.model = PeftModel.from_pretrained(base, str(path), is_trainable=True)
-        else:
-            self.model = get_peft_model(base, recipe.to_peft_config())
+        with _LOAD_LOCK:
+            base = AutoModelForCausalLM.from_pretrained(self.assets.hf_dir(), dtype=torch.float32)
+            self.shape = ModelShape.of(base)
+            torch.manual_seed(recipe.seed)  # LoRA A's initialisation
+            if init_adapter is not None:
+                path = require_adapter_folder(init_adapter)
+                self.model = PeftModel.from_pretrained(base, str(path), is_trainable=True)
+            else:
+                self.model = get_peft_model(base, recipe.to_peft_config())
+        if recipe.freeze_lora_a:
+            for name, param in self.model.named_parameters():
+                if "lora_A" in name:
+                    param.requires_grad_(False)
         self.model.to(self.device)
         self.init_adapter = str(init_adapter) if init_adapter else None
         self._memory_budget = memory_budget_bytes
@@ -155,11 +164,13 @@ class LoraTrainer:
     # ------------------------------------------------------------------------------------------ train
     def train(self, rows: Sequence[ChatRow], out_dir: str | os.PathLike, *, resume: bool = True,
               progress: Callable[[TrainProgress], None] | None = None,
-              stop_after_steps: int | None = None) -> TrainResult:
+              stop_after_steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> TrainResult:
         """Train on `rows`, write the adapter to `out_dir` (peft folder + training.json). Checkpoints go to
         `out_dir/checkpoints` every `recipe.checkpoint_every` steps; with `resume` a run with the same
         fingerprint continues from the newest one. `stop_after_steps` ends the call early (as a kill would,
-        but cleanly) after that many steps in total: for tests and for time-sliced training."""
+        but cleanly) after that many steps in total: for tests and for time-sliced training. `should_stop` is
+        asked before every step; when it returns True the run stops the same way (an app's cancel button, or
+        federation when the device stops being eligible). An early stop returns `steps < total_steps`."""
         torch = self._torch
         recipe = self.recipe
         encoded = self.encode(rows)
@@ -211,6 +222,8 @@ class LoraTrainer:
                 if (epoch, index) < (position.epoch, position.index):
                     continue
                 if step >= total or (stop_after_steps is not None and step >= stop_after_steps):
+                    break
+                if should_stop is not None and should_stop():
                     break
                 batch = [encoded[i] for i in step_rows]
                 n_tokens = sum(r.trained_tokens for r in batch)
@@ -270,9 +283,14 @@ class LoraTrainer:
         checkpoint.save(folder, checkpoint.Position(step, *position), fingerprint, trainable, optimizer, scheduler,
                         extra)
 
-    def _save_adapter(self, out: Path, result: TrainResult, fingerprint: str) -> None:
-        """The peft folder, written beside and moved in file by file (config last: a folder with a config
-        is complete), then training.json."""
+    def save_adapter(self, out_dir: str | os.PathLike) -> Path:
+        """Write the current adapter (e.g. a fresh one: A from `recipe.seed`, B = 0) as a peft folder; federation
+        starts its first global adapter this way."""
+        out = Path(out_dir).expanduser()
+        self._write_peft_folder(out)
+        return out
+
+    def _write_peft_folder(self, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / f".tmp-adapter-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -281,6 +299,11 @@ class LoraTrainer:
         for f in files:
             os.replace(f, out / f.name)
         tmp.rmdir()
+
+    def _save_adapter(self, out: Path, result: TrainResult, fingerprint: str) -> None:
+        """The peft folder, written beside and moved in file by file (config last: a folder with a config
+        is complete), then training.json."""
+        self._write_peft_folder(out)
         (out / RESULT_FILE).write_text(json.dumps({"fingerprint": fingerprint, "result": result.to_json()},
                                                   indent=2))
 

@@ -11,6 +11,7 @@ Presets (`PRESETS`, `preset(name)`):
   of a small private file) and a learning rate of 1e-3 to learn in those few steps, so a laptop or board
   finishes in minutes (SmolLM2-135M on 2 CPU cores: ~3 min for 60 steps of 8 short rows; 32 made-up facts
   learnt, held-out eval loss 2.81 -> 0.07).
+- "federated": "cpu" with a constant learning rate; the federation task sets the steps per round.
 
 `rows_per_step` (= batch_size x grad_accum_steps) is what defines an optimizer step; the engine is free to
 compute those rows in fewer, larger micro-batches when memory allows (the gradient is the same mean over the
@@ -43,6 +44,7 @@ class LoraRecipe:
     max_grad_norm: float = 1.0
     proximal_mu: float = 0.0  # FedProx: + mu/2 * ||w - w_start||^2 over the adapter (federation turns it on)
     checkpoint_every: int = 10  # optimizer steps between resumable checkpoints
+    freeze_lora_a: bool = False  # FFA-LoRA: keep every A at its (shared) initialisation and train only B
 
     def __post_init__(self) -> None:
         problems = []
@@ -92,7 +94,11 @@ class LoraRecipe:
 FLOCK_OFF_RECIPE = LoraRecipe()
 CPU_RECIPE = FLOCK_OFF_RECIPE.with_(max_seq_len=256, max_steps=60, epochs=20, learning_rate=1e-3)
 
-PRESETS: dict[str, LoraRecipe] = {"flock-off": FLOCK_OFF_RECIPE, "cpu": CPU_RECIPE}
+# Federated rounds: the CPU recipe with a constant learning rate (each round's few local steps are a slice of one
+# long run, so a per-round decay to 0 would stall it); the task sets the steps per round.
+FEDERATED_RECIPE = CPU_RECIPE.with_(lr_schedule="constant", max_steps=None)
+
+PRESETS: dict[str, LoraRecipe] = {"flock-off": FLOCK_OFF_RECIPE, "cpu": CPU_RECIPE, "federated": FEDERATED_RECIPE}
 
 
 def preset(name: str) -> LoraRecipe:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from edge_sdk.serving.metrics import ServiceMetrics
+from prometheus_client import Counter, Gauge, Histogram
 
 STAGE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
 @dataclass
-class ChallengerMetrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
+class ChallengerMetrics(ServiceMetrics):
     def __post_init__(self) -> None:
         r = self.registry
         self.sessions_started = Counter("poai_sessions_started", "Sessions opened by nodes", registry=r)
@@ -49,16 +48,3 @@ class ChallengerMetrics:
         self.hello_rejected = Counter(
             "poai_hello_rejected", "Hellos refused, by reason code", ["code"], registry=r
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> int:
-        """Expose /metrics over HTTP; returns the bound port (port 0 picks a free one)."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        self._http_server = server
-        return int(server.server_port)
-
-    def close(self) -> None:
-        server = getattr(self, "_http_server", None)
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            self._http_server = None

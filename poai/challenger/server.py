@@ -40,7 +40,7 @@ from poai.challenger.stream import ChallengerFault, NodeStream
 from poai.challenges.common import CheckResult
 from poai.claim import NodeClaim
 from poai.hello import default_challenger_id
-from poai.tls import server_credentials
+from edge_sdk.serving.tls import server_credentials
 from poai.wire import V1_REFUSAL, V1_SERVICE
 
 log = logging.getLogger("poai.challenger")

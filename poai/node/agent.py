@@ -29,7 +29,7 @@ from poai._proto import poai_pb2 as pb
 from poai.claim import NodeClaim
 from poai.hello import default_challenger_id
 from poai.node.solver import DISCONNECT, Solver
-from poai.tls import channel_credentials
+from edge_sdk.serving.tls import channel_credentials
 from poai.wire import (
     PROTOCOL_VERSION,
     SESSION_METHOD,

@@ -1,4 +1,5 @@
-"""TLS for the challenger <-> node stream: gRPC credentials from PEM files, with errors that name the file.
+"""TLS for the services devices dial (PoAI challenger, federation coordinator): gRPC credentials from PEM files,
+with errors that name the file.
 
 Why: the hello is signed, so a man in the middle cannot impersonate a node, but without TLS it can read and
 delay the stream (the relay cheat) and see every claim. The challenger serves TLS when it is given a

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for proto/federation.proto. Do not edit: run `python scripts/gen_proto.py`."""
