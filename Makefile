@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/poai.py
 	$(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/federation.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

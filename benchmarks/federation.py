@@ -23,10 +23,11 @@ Reported per configuration (rule, update encoding):
 - bytes per round: the uploads (sum over clients of the payload in the task's encoding) and, on the same
   deltas, their size as float32 / float32_zlib / int8_zlib (ratio fp32 : int8_zlib, target >= 3.5x), plus the
   global adapter download (one client's and all clients');
-- seconds per local optimizer step (TrainResult.seconds / steps, per client) and seconds per round: the clients
-  one after another in this process (as one machine would: peft folder + model load + training + update
-  encoding) plus the coordinator (decode + aggregate + encode + evaluate); and, for clients on their own
-  devices, the slowest client plus the coordinator.
+- seconds per local optimizer step (TrainResult.seconds / steps, per client) and seconds per round: the
+  clients one after another in this process (as one machine would: peft folder + model load + training +
+  update encoding) plus the coordinator (decode + aggregate + encode + evaluate); and, for clients on their
+  own devices, the slowest client plus the coordinator. An optimizer step is 8 rows, but a shard of 10-11
+  rows also has steps of 2-3 rows: compare with centralised through tokens_per_step in the JSON.
 Centralised: one LoraTrainer on the union of the shards, the same recipe, rounds x local_steps optimizer
 steps, trained `local_steps` at a time (stop_after_steps, resume into the same folder) and scored after each.
 
@@ -187,6 +188,7 @@ def run_federated(config: Config, shards: list[list[Any]], heldout: list[Any], r
         "client_recipe": received.local_recipe(0).to_dict(), "coordinator_model_load_seconds": load_s,
         "base_loss": base_loss, "eval_loss": eval_losses, "final_eval_loss": eval_losses[-1],
         "seconds_per_step": _mean([c["seconds_per_step"] for c in all_clients]),
+        "tokens_per_step": _mean([c["tokens_per_step"] for c in all_clients]),
         "seconds_per_step_by_client": [_mean([c["seconds_per_step"] for c in all_clients if c["client"] == i])
                                        for i in range(len(shards))],
         "round_seconds_sequential": _mean([r["round_seconds_sequential"] for r in round_records]),
@@ -238,6 +240,8 @@ def run_centralised(rows: list[Any], heldout: list[Any], rounds: int, local_step
         "model_load_seconds": load_s, "base_loss": base_loss, "eval_loss": eval_losses,
         "final_eval_loss": eval_losses[-1],
         "seconds_per_step": sum(i["train_seconds"] for i in increments) / sum(i["steps"] for i in increments),
+        "tokens_per_step": sum(i["tokens_per_step"] * i["steps"] for i in increments)
+        / sum(i["steps"] for i in increments),
         "round_seconds_sequential": _mean([i["seconds"]["total"] for i in increments]),
         "rounds": increments,
     }

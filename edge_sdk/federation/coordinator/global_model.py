@@ -19,26 +19,32 @@ class GlobalModel:
         self.trainer = LoraTrainer(model, recipe)  # a fresh adapter: A from recipe.seed, B = 0
         self.model_name = self.trainer.assets.name
         self._eval = self.trainer.encode(eval_rows) if eval_rows else []
+        self._names: set[str] | None = None
 
     def initial_tensors(self) -> AdapterTensors:
         with tempfile.TemporaryDirectory(prefix="fed-initial-") as tmp:
             self.trainer.save_adapter(tmp)
-            return load_adapter_tensors(tmp)
+            tensors = load_adapter_tensors(tmp)
+        self._names = set(tensors)
+        return tensors
 
     @property
     def can_evaluate(self) -> bool:
         return bool(self._eval)
 
     def evaluate(self, tensors: AdapterTensors) -> float | None:
-        """Held-out loss with `tensors` as the adapter (None without eval rows)."""
+        """Held-out loss with `tensors` as the adapter (None without eval rows). `tensors` must name every
+        adapter tensor: the model is reused, so a missing one would keep an older value."""
         if not self._eval:
             return None
         import torch
         from peft import set_peft_model_state_dict
 
+        if self._names is None:
+            self.initial_tensors()
+        if set(tensors) != self._names:
+            missing, extra = sorted(self._names - set(tensors)), sorted(set(tensors) - self._names)
+            raise ValueError(f"adapter tensors do not match the model (missing {missing[:3]}, extra {extra[:3]})")
         state = {name: torch.from_numpy(array.copy()) for name, array in tensors.items()}
-        result = set_peft_model_state_dict(self.trainer.model, state)
-        missing = [k for k in getattr(result, "unexpected_keys", []) if "lora" in k]
-        if missing:
-            raise ValueError(f"adapter tensors do not fit the model: {missing[:3]}")
+        set_peft_model_state_dict(self.trainer.model, state)
         return float(self.trainer.evaluate(self._eval))

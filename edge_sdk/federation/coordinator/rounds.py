@@ -96,7 +96,7 @@ class RoundDriver:
                 for client_id in record.selected:
                     conn = svc.clients.get(client_id)
                     if conn is not None and client_id not in accepted:
-                        await conn.send(self._assignment(record))
+                        await conn.send(self._assignment(record, client_id))
                 await self._wait(self.current)
                 await self._close(self.current)
                 self.current = None
@@ -154,12 +154,14 @@ class RoundDriver:
                                         "eligible": len(eligible)})
         return record
 
-    def _assignment(self, record: RoundRecord) -> pb.CoordinatorMessage:
+    def _assignment(self, record: RoundRecord, client_id: str) -> pb.CoordinatorMessage:
+        """The client's own seed differs per client (its row order and dropout) and is fixed by the round."""
         version = self.svc.version
         assert version is not None and version.version == record.base_version
+        seed = (record.seed + int.from_bytes(sha256(client_id.encode())[:8], "big")) % 2**63
         return pb.CoordinatorMessage(assignment=pb.RoundAssignment(
             round=record.round, attempt=record.attempt, base=global_version(version),
-            deadline_unix_ms=int(record.deadline * 1000), local_steps=self.task.local_steps, seed=record.seed))
+            deadline_unix_ms=int(record.deadline * 1000), local_steps=self.task.local_steps, seed=seed))
 
     async def _wait(self, current: OpenRound) -> None:
         """Until `clients_per_round` updates are in, every selected client answered, or the deadline."""
@@ -235,7 +237,7 @@ class RoundDriver:
         if current is None or current.closing or conn.client_id not in current.record.selected:
             return
         if conn.client_id not in current.accepted:
-            await conn.send(self._assignment(current.record))
+            await conn.send(self._assignment(current.record, conn.client_id))
 
     def on_disconnect(self, conn: ClientConn) -> None:
         """Nothing is dropped: the client may reconnect and resume its transfer before the deadline."""
