@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
+import signal
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,3 +32,20 @@ def friendly_errors(fn: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (call inside the running loop), so a server drains instead of dying."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+    return stop
+
+
+def print_ready(**fields: Any) -> None:
+    """The one stdout line a supervisor (or a test) waits for; the JSON logs go to stderr."""
+    print(json.dumps({"event": "ready", **fields}), flush=True)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edge_sdk.errors import EdgeProofError
-from edgeproof_cli.common import console, friendly_errors
+from edgeproof_cli.common import console, friendly_errors, print_ready, stop_event
 
 app = typer.Typer(help="Federated LoRA: a coordinator, and clients that train on their own data.",
                   no_args_is_help=True)
@@ -111,17 +111,9 @@ def serve(
 
 
 async def _serve(service) -> str:  # noqa: ANN001
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
+    stop = stop_event()
     await service.start()
-    # a line a supervisor (or a test) can wait for; the JSON logs go to stderr
-    print(json.dumps({"event": "ready", "port": service.port, "metrics_port": service.metrics_port,
-                      "coordinator_id": service.coordinator_id}), flush=True)
+    print_ready(port=service.port, metrics_port=service.metrics_port, coordinator_id=service.coordinator_id)
     finished = asyncio.ensure_future(service.wait_finished())
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait({finished, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 
 from edge_sdk.errors import EdgeProofError
-from edgeproof_cli.common import friendly_errors
+from edgeproof_cli.common import friendly_errors, print_ready, stop_event
 
 app = typer.Typer(help="Proof-of-AI: challenger service, node agent, integrity scores.", no_args_is_help=True)
 console = Console()
@@ -40,26 +39,9 @@ def _parse_size(text: str) -> int:
 
 
 async def _serve_until_signal(service) -> None:  # noqa: ANN001
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
-            pass
+    stop = stop_event()
     await service.start()
-    # A line a supervisor (or a test) can wait for; the JSON logs go to stderr.
-    print(
-        json.dumps(
-            {
-                "event": "ready",
-                "port": service.port,
-                "metrics_port": service.metrics_port,
-                "challenger_id": service.challenger_id,
-            }
-        ),
-        flush=True,
-    )
+    print_ready(port=service.port, metrics_port=service.metrics_port, challenger_id=service.challenger_id)
     await stop.wait()
     await service.stop()
 
@@ -214,14 +196,7 @@ def node(
         raise typer.Exit(0 if outcome.ok else 1)
 
     async def forever() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover
-                pass
-        await agent.run(stop)
+        await agent.run(stop_event())
 
     asyncio.run(forever())
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import grpc
 import numpy as np
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health
 
 from edge_sdk.identity import NonceRegistry
+from edge_sdk.serving.grpc_server import default_service_id, start_grpc_server
 from poai._proto import poai_pb2 as pb
 from poai._proto import poai_pb2_grpc as pbg
 from poai.challenger.config import ChallengerConfig
@@ -46,7 +46,6 @@ from poai.wire import V1_REFUSAL, V1_SERVICE
 log = logging.getLogger("poai.challenger")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Challenger"].full_name
-_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 
 
 class ChallengerService(pbg.ChallengerServicer):
@@ -84,43 +83,14 @@ class ChallengerService(pbg.ChallengerServicer):
 
             self._store = await loop.run_in_executor(self._io_pool, IntegrityStore, self.config.db)
         await loop.run_in_executor(self._io_pool, self._load_reference)
-        opts = [
-            ("grpc.max_send_message_length", self.config.max_message_bytes),
-            ("grpc.max_receive_message_length", self.config.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-            ("grpc.keepalive_time_ms", 60_000),
-            ("grpc.http2.max_pings_without_data", 0),
-        ]
-        server = grpc.aio.server(options=opts, maximum_concurrent_rpcs=None)
-        server.add_generic_rpc_handlers(self._rpc_handlers())
-        self._health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
-        address = f"{self.config.host}:{self.config.port}"
-        if credentials is None:
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, credentials)
-        self.tls = credentials is not None
-        if port == 0:
-            raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
-        self.port = port
+        started = await start_grpc_server(
+            service_name=SERVICE_NAME, register=lambda server: server.add_generic_rpc_handlers(self._rpc_handlers()),
+            host=self.config.host, port=self.config.port, credentials=credentials,
+            max_message_bytes=self.config.max_message_bytes)
+        self._server, self._health, self.port, self.tls = started.server, started.health, started.port, started.tls
+        port = started.port
         if not self.challenger_id:
-            host = self.config.host
-            self.challenger_id = default_challenger_id(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-            if host in _WILDCARD_HOSTS:
-                log.warning(
-                    "challenger bound to every interface without an id: nodes expect the id of the address "
-                    "they dial and will refuse to sign for this one; set the id (--id) to "
-                    "'challenger@HOST:PORT' of your public address",
-                    extra={"challenger_id": self.challenger_id},
-                )
-        await server.start()
-        self._server = server
-        await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+            self.challenger_id = default_service_id("challenger", default_challenger_id, self.config.host, port, log)
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
         log.info(

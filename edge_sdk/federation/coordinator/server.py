@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health
 
 from edge_sdk.federation._proto import federation_pb2 as pb
 from edge_sdk.federation._proto import federation_pb2_grpc as pbg
@@ -29,12 +28,12 @@ from edge_sdk.federation.store import FederationStore, VersionRecord
 from edge_sdk.federation.tensors import AdapterTensors
 from edge_sdk.federation.transfer import parse_weights, sha256, weights_bytes
 from edge_sdk.identity import NonceRegistry
+from edge_sdk.serving.grpc_server import default_service_id, start_grpc_server
 from edge_sdk.serving.tls import server_credentials
 
 log = logging.getLogger("edgeproof.federation")
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Coordinator"].full_name
-_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 
 
 class CoordinatorService(pbg.CoordinatorServicer):
@@ -74,40 +73,19 @@ class CoordinatorService(pbg.CoordinatorServicer):
         await loop.run_in_executor(self.compute_pool, self._ensure_task)
         self.set_version(await loop.run_in_executor(self.io_pool, self.store.latest_version, self.task.task_id))
 
-        opts = [
-            ("grpc.max_send_message_length", self.task.chunk_bytes + (1 << 20)),
-            ("grpc.max_receive_message_length", self.task.chunk_bytes + (1 << 20)),
-            ("grpc.so_reuseport", 0),
-            ("grpc.keepalive_time_ms", 60_000),
-            ("grpc.http2.max_pings_without_data", 0),
-        ]
-        server = grpc.aio.server(options=opts, maximum_concurrent_rpcs=self.config.max_clients)
-        pbg.add_CoordinatorServicer_to_server(self, server)
-        self._health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        address = f"{self.config.host}:{self.config.port}"
-        port = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address,
-                                                                                                    credentials)
-        if port == 0:
-            raise OSError(f"cannot bind {address}")
-        self.port, self.tls = port, credentials is not None
+        started = await start_grpc_server(
+            service_name=SERVICE_NAME, register=lambda server: pbg.add_CoordinatorServicer_to_server(self, server),
+            host=self.config.host, port=self.config.port, credentials=credentials,
+            max_message_bytes=self.task.chunk_bytes + (1 << 20), maximum_concurrent_rpcs=self.config.max_clients)
+        self._server, self._health, self.port, self.tls = started.server, started.health, started.port, started.tls
         if not self.coordinator_id:
-            host = self.config.host
-            self.coordinator_id = default_coordinator_id(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-            if host in _WILDCARD_HOSTS:
-                log.warning("coordinator bound to every interface without an id: clients expect the id of the "
-                            "address they dial; set --id to 'coordinator@HOST:PORT' of your public address",
-                            extra={"coordinator_id": self.coordinator_id})
-        await server.start()
-        self._server = server
-        await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+            self.coordinator_id = default_service_id("coordinator", default_coordinator_id, self.config.host,
+                                                     started.port, log)
         if self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
         self._rounds_task = asyncio.create_task(self.rounds.run(), name="fed-rounds")
         log.info("coordinator listening", extra={
-            "port": port, "metrics_port": self.metrics_port, "db": self.store.url, "tls": self.tls,
+            "port": self.port, "metrics_port": self.metrics_port, "db": self.store.url, "tls": self.tls,
             "coordinator_id": self.coordinator_id, "task_id": self.task.task_id, "model": self.model_name,
             "global_version": self.version.version if self.version else None})
 
