@@ -1,8 +1,9 @@
 """Integrity scores for people (rich tables) and for the validator (plain dicts / JSON).
 
-    from poai.report import integrity_scores, verified_capacity
+    from poai.report import integrity_scores, node_standings, verified_capacity
     scores = integrity_scores("poai.sqlite")      # {node_id: effective score in [0, 1]}
     capacity = verified_capacity("poai.sqlite")   # {node_id: {"matmul_tops": ..., "verified_memory_bytes": ...}}
+    standing = node_standings("poai.sqlite")      # {node_id: NodeStanding}: all of the above + failed, for the validator
 
 The effective score is the smoothed history, or 0 while the node is banned for recent strikes
 (poai.scoring). `db` is what the challenger's --db was: an SQLite path or a postgresql:// URL. The
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,39 @@ def verified_capacity(db: str | Path) -> dict[str, dict[str, float]]:
     tokens_per_s. Empty when the latest session proved nothing. The claim is never used here."""
     with _open(db) as store:
         return {n.node_id: store.capacity(n.node_id) for n in store.list_scores()}
+
+
+@dataclass(frozen=True)
+class NodeStanding:
+    """What the validator needs of one node, read in one place (`node_standings`).
+
+    integrity: the effective score in [0, 1] (0 when banned); failed: the node's latest session was struck or
+    the node is banned, so the miner it backs gets zero weight; capacity: what its latest session proved
+    (see `verified_capacity`), empty when nothing was proved."""
+
+    node_id: str
+    integrity: float
+    banned: bool
+    latest_struck: bool
+    sessions: int
+    capacity: dict[str, float]
+
+    @property
+    def failed(self) -> bool:
+        return self.banned or self.latest_struck
+
+
+def node_standings(db: str | Path, now: float | None = None) -> dict[str, NodeStanding]:
+    """{node_id: NodeStanding} for every node the challenger has seen: the validator's one read of PoAI."""
+    with _open(db) as store:
+        out = {}
+        for n in store.list_scores(now):
+            latest = store.session_history(n.node_id, limit=1)
+            out[n.node_id] = NodeStanding(
+                node_id=n.node_id, integrity=float(n.effective), banned=n.banned,
+                latest_struck=bool(latest and latest[0].strike), sessions=n.sessions,
+                capacity=dict(store.capacity(n.node_id) or {}))
+        return out
 
 
 def _session_dict(rec: Any) -> dict[str, Any]:

@@ -136,11 +136,7 @@ class RoundDriver:
                 log.info("waiting for eligible clients", extra={"round": round_no, "eligible": len(eligible),
                                                                 "needed": task.clients_to_open})
                 announced = time.monotonic()
-            svc.changed.clear()
-            try:
-                await asyncio.wait_for(svc.changed.wait(), 1.0)
-            except asyncio.TimeoutError:
-                pass
+            await self._changed(1.0)
         seed = task.round_seed(round_no, attempt)
         rng = np.random.default_rng(seed)
         k = min(len(eligible), task.selected_per_round)
@@ -175,11 +171,19 @@ class RoundDriver:
             left = current.record.deadline - time.time()
             if left <= 0:
                 return
-            svc.changed.clear()
-            try:
-                await asyncio.wait_for(svc.changed.wait(), min(left, 1.0))
-            except asyncio.TimeoutError:
-                pass
+            await self._changed(min(left, 1.0))
+
+    async def _changed(self, timeout: float) -> None:
+        """Wait until something changes (clients, eligibility, uploads) or `timeout` passes. Not wait_for: on
+        Python 3.11 it can swallow a cancel that arrives as the event is set, and stop() would hang."""
+        changed = self.svc.changed
+        assert changed is not None
+        changed.clear()
+        waiter = asyncio.ensure_future(changed.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            waiter.cancel()
 
     async def _close(self, current: OpenRound) -> None:
         svc, task, record = self.svc, self.task, current.record

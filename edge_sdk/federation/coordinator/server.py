@@ -116,7 +116,7 @@ class CoordinatorService(pbg.CoordinatorServicer):
         grace = self.config.grace_s if grace_s is None else grace_s
         if self._rounds_task is not None:
             self._rounds_task.cancel()
-            await asyncio.gather(self._rounds_task, return_exceptions=True)
+            await asyncio.wait({self._rounds_task}, timeout=10)
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         for conn in list(self.clients.values()):

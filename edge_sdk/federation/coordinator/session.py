@@ -67,11 +67,13 @@ class ClientSession:
         await self.context.write(pb.CoordinatorMessage(challenge=pb.Challenge(
             nonce=nonce, coordinator_id=svc.coordinator_id or "", protocol_version=PROTOCOL_VERSION,
             nonce_ttl_s=svc.config.nonce_ttl_s)))
-        try:
-            first = await asyncio.wait_for(self.context.read(), svc.config.hello_timeout_s)
-        except asyncio.TimeoutError:
+        read = asyncio.ensure_future(self.context.read())
+        done, _ = await asyncio.wait({read}, timeout=svc.config.hello_timeout_s)  # not wait_for: see rounds.py
+        if not done:
+            read.cancel()
             await self._refuse("hello_timeout", f"no hello within {svc.config.hello_timeout_s:.0f} s", nonce)
             return None
+        first = read.result()
         if first is grpc.aio.EOF:
             svc.nonces.discard(nonce)
             return None
