@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/federation.py
+	$(BIN)/python benchmarks/validator.py
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

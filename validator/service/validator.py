@@ -170,7 +170,8 @@ class Validator:
         integrity, failed, capacity = {}, set(), {}
         for i in intakes:
             standing = standings.get(i.node_id) if i.node_id else None
-            if standing is None:
+            if standing is None:  # no verified node: cannot be paid, and takes no wins from those who can
+                failed.add(i.miner)
                 continue
             integrity[i.miner] = standing.integrity
             if standing.failed:
