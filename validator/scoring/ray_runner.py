@@ -42,7 +42,8 @@ class RayRunner:
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "runtime_env": runtime_env or {}}
             if address == "local":
-                ray.init(num_cpus=num_cpus, object_store_memory=object_store_bytes, **kwargs)
+                # address="local": always a new local instance, never a cluster that RAY_ADDRESS points at
+                ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_bytes, **kwargs)
             else:
                 ray.init(address=address, **kwargs)
             self._started_here = True

@@ -30,6 +30,9 @@ class ScoreJob:
     workdir: str
     seed: int = 0
     threads: int | None = None
+    # Fixed, not read from the machine: the micro-batch follows from it, and with dropout the masks depend on
+    # the micro-batch, so every validator must plan the same one to compute the same loss.
+    memory_budget_bytes: int = 4 << 30
 
 
 @dataclass(frozen=True)
@@ -48,21 +51,26 @@ class ScoreOutcome:
 
 
 def score_dataset(job: ScoreJob) -> ScoreOutcome:
-    """Train on `job.rows`, evaluate on `job.eval_rows`."""
-    if job.threads:
-        import torch
+    """Train on `job.rows`, evaluate on `job.eval_rows`. train_seconds includes building the trainer (loading the
+    base model: ~2 s for SmolLM2 once its files are cached)."""
+    import torch
 
-        torch.set_num_threads(job.threads)
     from edge_sdk.training.engine import LoraTrainer
 
-    recipe = recipe_preset(job.preset).with_(seed=job.seed)
-    out = Path(job.workdir) / job.key
-    t0 = time.perf_counter()
-    trainer = LoraTrainer(job.model, recipe)
-    result = trainer.train(list(job.rows), out)
-    t1 = time.perf_counter()
-    loss = trainer.evaluate(list(job.eval_rows))
-    t2 = time.perf_counter()
+    threads = torch.get_num_threads()
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    try:
+        recipe = recipe_preset(job.preset).with_(seed=job.seed)
+        out = Path(job.workdir) / job.key
+        t0 = time.perf_counter()
+        trainer = LoraTrainer(job.model, recipe, memory_budget_bytes=job.memory_budget_bytes)
+        result = trainer.train(list(job.rows), out)
+        t1 = time.perf_counter()
+        loss = trainer.evaluate(list(job.eval_rows))
+        t2 = time.perf_counter()
+    finally:
+        torch.set_num_threads(threads)
     shutil.rmtree(out, ignore_errors=True)  # the loss is what is kept; the adapter is not needed again
     return ScoreOutcome(job.key, float(loss) if math.isfinite(loss) else math.inf, float(result.final_loss),
                         result.steps, result.rows, result.tokens, round(t1 - t0, 3), round(t2 - t1, 3))
