@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgeproof-installed
+WHEELS ?= .wheels
 TORCH  ?= torch==2.13.0
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
@@ -16,7 +17,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip wheel setuptools
 	$(BIN)/python -m pip install $(TORCH)
-	$(BIN)/python -m pip install -e ".[all,test]"
+	# llama-cpp-python compiles once into $(WHEELS); the install below and the lean-install test reuse the wheel
+	$(BIN)/python -m pip wheel --no-deps -w $(WHEELS) "llama-cpp-python>=0.3.8"
+	$(BIN)/python -m pip install --find-links $(WHEELS) -e ".[all,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,4 +51,4 @@ proto-check: $(STAMP)
 	$(BIN)/python scripts/gen_test_vectors.py --check
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(WHEELS) .pytest_cache build *.egg-info

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from edge_sdk.errors import EdgeProofError
 
@@ -28,7 +29,7 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except EdgeProofError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")  # "[torch]" is not a style
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -71,7 +71,8 @@ def generate(
     prompt: str = typer.Argument(..., help="The user message (or raw text with --raw)."),
     backend: str = BackendOpt,
     model: Optional[str] = ModelOpt,
-    system: Optional[str] = typer.Option(None, help="System message (chat mode)."),
+    system: Optional[str] = typer.Option(None, help="System message (default: the runtime's, "
+                                         "'Answer the question accurately and concisely.'; '' for none)."),
     raw: bool = typer.Option(False, "--raw", help="Raw completion: no chat template."),
     max_tokens: int = typer.Option(128, "--max-tokens", "-n"),
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (deterministic)."),
@@ -88,12 +89,15 @@ def generate(
     from dataclasses import asdict
 
     from edge_sdk.runtime import load_backend
+    from edge_sdk.runtime.chat import with_default_system
 
     params = _params(max_tokens, temperature, top_p, top_k, seed, stop, logprobs)
     with console.status(f"loading {backend} backend..."):
         llm = load_backend(backend, model, adapter=adapter)
+    if system is not None:
+        llm.default_system = system or None
     ids = llm.prompt_ids(prompt) if raw else llm.chat_prompt_ids(
-        ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}])
+        with_default_system([{"role": "user", "content": prompt}], llm.default_system))
     if as_json or not stream:
         result = llm.generate(ids, params)
         if as_json:
@@ -124,7 +128,7 @@ def generate(
 def chat(
     backend: str = BackendOpt,
     model: Optional[str] = ModelOpt,
-    system: Optional[str] = typer.Option(None, help="System message."),
+    system: Optional[str] = typer.Option(None, help="System message (default: the runtime's; '' for none)."),
     max_tokens: int = typer.Option(256, "--max-tokens", "-n"),
     temperature: float = typer.Option(0.7, "--temperature", "-t"),
     top_p: float = typer.Option(0.95, "--top-p"),
@@ -140,7 +144,9 @@ def chat(
     with console.status(f"loading {backend} backend..."):
         llm = load_backend(backend, model, adapter=adapter)
     console.print(f"[dim]{llm.model_name} on {llm.name}. Empty line to quit, /reset to clear history.[/]")
-    history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
+    if system is not None:
+        llm.default_system = system or None  # stream_chat puts it in front of the history
+    history: list[dict[str, str]] = []
     while True:
         try:
             line = console.input("[bold green]you>[/] ")
@@ -149,7 +155,7 @@ def chat(
         if not line.strip():
             break
         if line.strip() == "/reset":
-            history = history[:1] if system else []
+            history = []
             continue
         history.append({"role": "user", "content": line})
         console.print("[bold blue]model>[/] ", end="")

@@ -39,6 +39,8 @@ from edge_sdk.paths import cache_dir
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from edge_sdk.models.lean_tokenizer import LeanTokenizer
+
 SourceKind = Literal["registry", "gguf", "hf_dir", "onnx_dir", "hub"]
 
 _tokenizers: dict[tuple[str, tuple[int, ...]], Any] = {}
@@ -141,13 +143,11 @@ class ModelAssets:
             spec = self.spec
 
             def build(tmp: Path) -> dict[str, Any]:
-                tok = convert.tokenizer_from_gguf(self.gguf_path, info, spec)  # type: ignore[arg-type]
-                convert.check_chat_template(tok, str(self.gguf_path))
-                tok.save_pretrained(tmp)
+                convert.write_tokenizer_folder(self.gguf_path, info, spec, tmp)  # type: ignore[arg-type]
                 return {"source": str(self.gguf_path)}
 
-            key = {"kind": "tokenizer", "source": self._source_key(), "builder": _BUILDER_VERSION,
-                   "libs": _lib_versions("transformers", "tokenizers", "gguf")}
+            key = {"kind": "tokenizer", "source": self._source_key(), "builder": _TOKENIZER_BUILDER,
+                   "libs": _lib_versions("tokenizers")}
             return cache.ensure_built(self.cache_root / "tokenizer", key, build,
                                       what=f"{self.name} tokenizer", progress=progress)
         if self.source_kind == "hub":
@@ -161,17 +161,30 @@ class ModelAssets:
         return folder
 
     def tokenizer(self, progress: Progress | None = None) -> PreTrainedTokenizerBase:
-        """The model's tokenizer, loaded once per process (it carries the chat template)."""
+        """The model's transformers tokenizer, loaded once per process (it carries the chat template). Training
+        and the torch backend use it; the llama.cpp and ONNX runtimes use `lean_tokenizer()`."""
+        return self._cached_tokenizer("transformers", progress)
+
+    def lean_tokenizer(self, progress: Progress | None = None) -> LeanTokenizer:
+        """The same tokenizer without transformers (`tokenizers` + jinja2): same ids, same chat prompts."""
+        return self._cached_tokenizer("lean", progress)
+
+    def _cached_tokenizer(self, kind: str, progress: Progress | None) -> Any:
         folder = self.tokenizer_dir(progress).resolve()
         stamp = tuple((folder / n).stat().st_mtime_ns if (folder / n).exists() else 0
                       for n in ("tokenizer.json", "tokenizer_config.json"))
-        key = (str(folder), stamp)  # a rebuilt folder gets a fresh tokenizer
+        key = (kind, str(folder), stamp)  # a rebuilt folder gets a fresh tokenizer
         with _tokenizers_lock:
             tok = _tokenizers.get(key)
             if tok is None:
-                from transformers import AutoTokenizer
+                if kind == "lean":
+                    from edge_sdk.models.lean_tokenizer import LeanTokenizer
 
-                tok = AutoTokenizer.from_pretrained(str(folder))
+                    tok = LeanTokenizer(folder)
+                else:
+                    from transformers import AutoTokenizer
+
+                    tok = AutoTokenizer.from_pretrained(str(folder))
                 _tokenizers[key] = tok
         return tok
 
@@ -280,11 +293,10 @@ class ModelAssets:
                     "builder": _BUILDER_VERSION,
                     "libs": _lib_versions("transformers", "optimum", "optimum-onnx", "torch", "onnx", "peft",
                                           "onnxruntime")}
-        hf = self.hf_dir(progress)
         adapter_path = Path(adapter).expanduser().resolve() if adapter is not None else None
 
-        def build(tmp: Path) -> dict[str, Any]:
-            return convert.onnx_from_hf(hf, tmp, adapter_path, progress)
+        def build(tmp: Path) -> dict[str, Any]:  # only when not cached: the runtime then needs no torch
+            return convert.onnx_from_hf(self.hf_dir(progress), tmp, adapter_path, progress)
 
         fp32 = cache.ensure_built(self.cache_root / f"onnx{suffix}", fp32_key, build,
                                   what=f"{self.name} ONNX{' + LoRA' if digest else ''}", progress=progress)
@@ -325,6 +337,7 @@ class ModelAssets:
 
 # Bump when a conversion's code changes in a way that makes old caches wrong.
 _BUILDER_VERSION = 2  # 2: CPU graph optimisation of the fp32 export
+_TOKENIZER_BUILDER = 3  # 3: written with `tokenizers` alone (no transformers)
 
 
 def _is_quantized(folder: Path) -> bool:

@@ -146,32 +146,10 @@ def _bpe_backend_from_gguf(gguf_path: Path, info: GGUFInfo):
     return backend, tokens
 
 
-def tokenizer_from_gguf(gguf_path: Path, info: GGUFInfo, spec: ModelSpec | None) -> PreTrainedTokenizerBase:
-    """Build the HF tokenizer from the GGUF's metadata (no weights are read).
-
-    Byte-level BPE vocabularies (tokenizer.ggml.model == "gpt2": SmolLM2, Qwen, Llama-3...) are built
-    directly, with llama.cpp's pre-tokenizer split, its add_bos_token flag and the right bos/eos
-    (transformers 4.57's GGUF path swaps bos/eos for llama files and always prepends BOS). Other vocabularies
-    go through transformers' converter, then get their special tokens fixed the same way. The chat template
-    comes from the GGUF, else from the registry entry.
-    """
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
+def _special_tokens(gguf_path: Path, info: GGUFInfo, spec: ModelSpec | None, tokens: list[str],
+                    vocab: dict[str, int]) -> dict[str, str]:
+    """bos/eos/unk/pad from the GGUF's ids (the registry entry overrides; pad falls back to eos)."""
     meta = info.metadata
-    is_bpe = meta.get("tokenizer.ggml.model") == "gpt2"
-    if is_bpe:
-        backend, tokens = _bpe_backend_from_gguf(gguf_path, info)
-        converted = None
-    else:
-        try:
-            converted = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-        except Exception as exc:
-            raise ModelCorruptError(
-                f"cannot build a tokenizer from {gguf_path} ({type(exc).__name__}: {exc}). "
-                "Re-install or re-download the model file."
-            ) from exc
-        backend = converted.backend_tokenizer
-        tokens = [converted.convert_ids_to_tokens(i) for i in range(len(converted))]
 
     def token(key: str) -> str | None:
         idx = meta.get(key)
@@ -190,30 +168,84 @@ def tokenizer_from_gguf(gguf_path: Path, info: GGUFInfo, spec: ModelSpec | None)
                 special[f"{field_name}_token"] = value
     if special["pad_token"] is None:
         special["pad_token"] = special["eos_token"]
-    vocab = backend.get_vocab(with_added_tokens=True)
     for name, value in special.items():
         if value is not None and value not in vocab:
             raise ModelCorruptError(f"{gguf_path}: special token {name}={value!r} is not in its vocabulary.")
-    special = {k: v for k, v in special.items() if v is not None}
+    return {k: v for k, v in special.items() if v is not None}
 
-    template = info.chat_template or (spec.chat_template if spec else None)
-    if converted is None:
-        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", False)) and "bos_token" in special
-        if add_bos:
-            from tokenizers import processors
 
-            bos = special["bos_token"]
-            backend.post_processor = processors.TemplateProcessing(
-                single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, vocab[bos])]
-            )
-        max_len = info.context_length or (spec.context_length if spec else None) or 2048
-        tokenizer: PreTrainedTokenizerBase = PreTrainedTokenizerFast(
-            tokenizer_object=backend, clean_up_tokenization_spaces=False, model_max_length=max_len, **special
+def _bpe_tokenizer(gguf_path: Path, info: GGUFInfo, spec: ModelSpec | None):
+    """(tokenizers backend, tokenizer_config dict) of a byte-level BPE GGUF, with `tokenizers` alone."""
+    backend, tokens = _bpe_backend_from_gguf(gguf_path, info)
+    vocab = backend.get_vocab(with_added_tokens=True)
+    special = _special_tokens(gguf_path, info, spec, tokens, vocab)
+    if bool(info.metadata.get("tokenizer.ggml.add_bos_token", False)) and "bos_token" in special:
+        from tokenizers import processors
+
+        bos = special["bos_token"]
+        backend.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, vocab[bos])]
         )
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": info.context_length or (spec.context_length if spec else None) or 2048,
+        "chat_template": info.chat_template or (spec.chat_template if spec else None),
+        **special,
+    }
+    return backend, config
+
+
+def write_tokenizer_folder(gguf_path: Path, info: GGUFInfo, spec: ModelSpec | None, out: Path) -> None:
+    """tokenizer.json + tokenizer_config.json + special_tokens_map.json, the layout transformers loads, built from
+    the GGUF's metadata (no weights read). Byte-level BPE vocabularies need only `tokenizers`, so the lean runtime
+    (llama.cpp, ONNX) never imports transformers; other vocabularies go through transformers' converter."""
+    if info.metadata.get("tokenizer.ggml.model") == "gpt2":
+        backend, config = _bpe_tokenizer(gguf_path, info, spec)
+        out.mkdir(parents=True, exist_ok=True)
+        backend.save(str(out / "tokenizer.json"))
+        (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False))
+        special = {k: v for k, v in config.items() if k.endswith("_token")}
+        (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2, ensure_ascii=False))
     else:
+        tokenizer_from_gguf(gguf_path, info, spec).save_pretrained(out)
+    from edge_sdk.models.lean_tokenizer import LeanTokenizer
+
+    check_chat_template(LeanTokenizer(out), str(gguf_path))
+
+
+def tokenizer_from_gguf(gguf_path: Path, info: GGUFInfo, spec: ModelSpec | None) -> PreTrainedTokenizerBase:
+    """The transformers tokenizer of a GGUF (no weights are read).
+
+    Byte-level BPE vocabularies (tokenizer.ggml.model == "gpt2": SmolLM2, Qwen, Llama-3...) are built
+    directly, with llama.cpp's pre-tokenizer split, its add_bos_token flag and the right bos/eos
+    (transformers 4.57's GGUF path swaps bos/eos for llama files and always prepends BOS). Other vocabularies
+    go through transformers' converter, then get their special tokens fixed the same way. The chat template
+    comes from the GGUF, else from the registry entry.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    if info.metadata.get("tokenizer.ggml.model") == "gpt2":
+        backend, config = _bpe_tokenizer(gguf_path, info, spec)
+        special = {k: v for k, v in config.items() if k.endswith("_token")}
+        tokenizer: PreTrainedTokenizerBase = PreTrainedTokenizerFast(
+            tokenizer_object=backend, clean_up_tokenization_spaces=False,
+            model_max_length=config["model_max_length"], **special)
+        template = config["chat_template"]
+    else:
+        try:
+            converted = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        except Exception as exc:
+            raise ModelCorruptError(
+                f"cannot build a tokenizer from {gguf_path} ({type(exc).__name__}: {exc}). "
+                "Re-install or re-download the model file."
+            ) from exc
+        tokens = [converted.convert_ids_to_tokens(i) for i in range(len(converted))]
+        vocab = converted.backend_tokenizer.get_vocab(with_added_tokens=True)
+        converted.add_special_tokens(_special_tokens(gguf_path, info, spec, tokens, vocab))  # type: ignore[arg-type]
         tokenizer = converted
-        tokenizer.add_special_tokens(special)  # type: ignore[arg-type]
-        template = template or getattr(converted, "chat_template", None)
+        template = info.chat_template or (spec.chat_template if spec else None) or getattr(converted,
+                                                                                           "chat_template", None)
     if template:
         tokenizer.chat_template = template
     return tokenizer

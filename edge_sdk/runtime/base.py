@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from edge_sdk.errors import InvalidRequestError
-from edge_sdk.runtime.chat import chat_prompt_ids, completion_prompt_ids
+from edge_sdk.runtime.chat import DEFAULT_SYSTEM_PROMPT, chat_prompt_ids, completion_prompt_ids, with_default_system
 from edge_sdk.runtime.detokenize import IncrementalDetokenizer
 from edge_sdk.runtime.sampler import TokenSampler
 from edge_sdk.runtime.types import Generation, SamplingParams, StreamChunk
@@ -28,6 +28,7 @@ class InferenceBackend(ABC):
     """A loaded model on one engine. Not thread-safe per generation; calls are serialised with a lock."""
 
     name: str = "base"
+    default_system: str | None = DEFAULT_SYSTEM_PROMPT  # what chat() adds to a chat without a system message
 
     def __init__(self, tokenizer, context_length: int, model_name: str) -> None:
         self.tokenizer = tokenizer
@@ -52,6 +53,7 @@ class InferenceBackend(ABC):
 
     # -- prompts -----------------------------------------------------------------------------------
     def chat_prompt_ids(self, messages: Messages) -> list[int]:
+        """The prompt of exactly these messages (no default system message: PoAI's challenges use this)."""
         return chat_prompt_ids(self.tokenizer, messages)
 
     def prompt_ids(self, prompt: Prompt) -> list[int]:
@@ -91,10 +93,11 @@ class InferenceBackend(ABC):
         return result
 
     def chat(self, messages: Messages, params: SamplingParams | None = None) -> Generation:
-        return self.generate(self.chat_prompt_ids(messages), params)
+        """Answer a chat; without a system message it gets `default_system` (set None to send none)."""
+        return self.generate(self.chat_prompt_ids(with_default_system(messages, self.default_system)), params)
 
     def stream_chat(self, messages: Messages, params: SamplingParams | None = None) -> Iterator[StreamChunk]:
-        return self.stream(self.chat_prompt_ids(messages), params)
+        return self.stream(self.chat_prompt_ids(with_default_system(messages, self.default_system)), params)
 
     def _run(self, prompt: Prompt, params: SamplingParams) -> Iterator[tuple[StreamChunk, Generation]]:
         if not isinstance(params, SamplingParams):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from edge_sdk.errors import EdgeProofError
+from edge_sdk.runtime.chat import DEFAULT_SYSTEM_PROMPT
 from edge_sdk.runtime.select import load_backend
 from edge_sdk.runtime.types import Generation, SamplingParams
 
@@ -20,7 +21,6 @@ DEFAULT_BACKENDS = ("llamacpp", "onnx", "onnx-int8", "torch")
 # SmolLM2's template default, or "You are a helpful assistant.", the France answer's first token is a near tie
 # ("The" vs "La", 0.05-0.1 nats apart) that llama.cpp's Q4_1 kernels or the int8 export flip into a list of
 # French words. This prompt gives a 1.3-1.4 nat margin on every backend (measured, see tests).
-DEFAULT_SYSTEM_PROMPT = "Answer in one short sentence."
 
 
 def user_messages(prompt: str, system: str | None = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:

@@ -24,7 +24,7 @@ def available_backends() -> list[str]:
     found = []
     if _installed("llama_cpp"):
         found.append("llamacpp")
-    if _installed("onnxruntime") and _installed("optimum.onnxruntime"):
+    if _installed("onnxruntime"):  # running needs onnxruntime alone; the one-off export needs the [onnx] extra
         found.append("onnx")
     if _installed("torch") and _installed("transformers"):
         found.append("torch")
@@ -57,7 +57,14 @@ def choose_backend(assets=None, *, has_cuda: bool | None = None, adapter: object
 
 
 def _cuda_available() -> bool:
+    """CUDA usable by torch. NVML is asked first, so a machine without an NVIDIA GPU never imports torch here
+    (2.5 s of a cold start that would then run llama.cpp anyway)."""
     if not _installed("torch"):
+        return False
+    from edge_sdk.device.profile import collect_gpus
+
+    gpus, _error = collect_gpus()
+    if not gpus:
         return False
     import torch
 
@@ -83,7 +90,7 @@ def load_backend(name: str = "auto", model=None, *, adapter: str | os.PathLike |
     if name == "auto":
         name = choose_backend(assets, adapter=adapter).name
     if name not in available_backends():
-        extra = {"llamacpp": "llamacpp", "onnx": "onnx", "torch": "all"}[name]
+        extra = {"llamacpp": "llamacpp", "onnx": "onnx", "torch": "torch"}[name]
         raise BackendUnavailableError(f"backend {name!r} is not installed here: pip install 'edgeproof[{extra}]'")
     if name == "llamacpp":
         from edge_sdk.runtime.llamacpp_backend import LlamaCppBackend

@@ -24,8 +24,9 @@ class TorchBackend(InferenceBackend):
         try:
             import torch
             from transformers import AutoModelForCausalLM
-        except ImportError as exc:  # pragma: no cover - torch is a core dependency
-            raise BackendUnavailableError(f"the torch backend needs torch and transformers: {exc}") from exc
+        except ImportError as exc:  # pragma: no cover - depends on the extras installed
+            raise BackendUnavailableError(f"the torch backend needs torch and transformers ({exc}): "
+                                          "pip install 'edgeproof[torch]'") from exc
         self._torch = torch
         if n_threads:
             torch.set_num_threads(int(n_threads))

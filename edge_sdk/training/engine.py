@@ -37,6 +37,7 @@ from edge_sdk.training.batching import collate, micro_batches, padding_fraction,
 from edge_sdk.training.data import ChatRow
 from edge_sdk.training.encode import IGNORE, EncodedRow, encode_rows
 from edge_sdk.training.memory_plan import MemoryPlan, ModelShape, budget_from_available, plan_micro_batch
+from edge_sdk.runtime.chat import DEFAULT_SYSTEM_PROMPT
 from edge_sdk.training.recipe import CPU_RECIPE, LoraRecipe
 
 RESULT_FILE = "training.json"
@@ -90,7 +91,7 @@ class LoraTrainer:
 
     def __init__(self, model: Any = None, recipe: LoraRecipe = CPU_RECIPE, *, init_adapter: str | os.PathLike | None = None,
                  device: str | None = None, memory_budget_bytes: int | None = None,
-                 default_system: str | None = None) -> None:
+                 default_system: str | None = DEFAULT_SYSTEM_PROMPT) -> None:
         try:
             import torch
             from peft import PeftModel, get_peft_model

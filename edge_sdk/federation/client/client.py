@@ -44,6 +44,7 @@ from edge_sdk.federation.privacy import PrivacyAccountant
 from edge_sdk.federation.task import ReceivedTask
 from edge_sdk.federation.transfer import ChunkBuffer, TransferError, chunks, parse_weights, sha256
 from edge_sdk.identity import NodeKey
+from edge_sdk.runtime.chat import DEFAULT_SYSTEM_PROMPT
 from edge_sdk.training.data import ChatRow, load_chat_jsonl
 
 log = logging.getLogger("edgeproof.federation.client")
@@ -72,7 +73,7 @@ class FederatedClient:
                  policy: TrainingPolicy | None = None, eligibility: EligibilityCheck | None = None,
                  on_progress: Callable[[ClientProgress], None] | None = None,
                  on_global_adapter: Callable[[Path, int, float | None], None] | None = None,
-                 default_system: str | None = None, eligibility_every_s: float = 10.0,
+                 default_system: str | None = DEFAULT_SYSTEM_PROMPT, eligibility_every_s: float = 10.0,
                  response_timeout_s: float = 120.0, max_backoff_s: float = 30.0,
                  max_reconnects: int | None = None, torch_threads: int | None = None) -> None:
         self.coordinator = coordinator
