@@ -36,6 +36,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/poai.py
 	$(BIN)/python benchmarks/storage.py
 	$(BIN)/python benchmarks/training.py

@@ -72,7 +72,7 @@ def generate(
     backend: str = BackendOpt,
     model: Optional[str] = ModelOpt,
     system: Optional[str] = typer.Option(None, help="System message (default: the runtime's, "
-                                         "'Answer the question accurately and concisely.'; '' for none)."),
+                                         "'Give a short, accurate answer.'; '' for none)."),
     raw: bool = typer.Option(False, "--raw", help="Raw completion: no chat template."),
     max_tokens: int = typer.Option(128, "--max-tokens", "-n"),
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (deterministic)."),

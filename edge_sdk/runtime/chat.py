@@ -13,17 +13,20 @@ from edge_sdk.errors import InvalidRequestError
 KNOWN_ROLES = ("system", "user", "assistant")
 
 # The system message a chat gets when it brings none. SmolLM2-135M on llama.cpp (Q4_1) answers "What is the capital
-# of France?" with "L'Etoile, la Cite..." without one (a near tie at the first token); with this one it answers
-# Paris, three colours, 2 + 2 and Romeo and Juliet right on every backend (measured, session 5). Training uses it for
-# rows without a system message too, so an adapter sees the prompt it will be served with.
-DEFAULT_SYSTEM_PROMPT = "Answer the question accurately and concisely."
+# of France?" with "L'Etoile, la Cite..." without one (a near tie at the first token); with this one it answers Paris
+# with a first-token margin of 1.2-2.9 nats on every backend, and three colours, 2 + 2, Romeo and Juliet and the
+# largest planet right on llama.cpp (measured, session 5; "Answer in one short sentence." got 2 + 2 wrong). Training
+# uses it for rows without a system message too, so an adapter sees the prompt it will be served with.
+DEFAULT_SYSTEM_PROMPT = "Give a short, accurate answer."
 
 
 def with_default_system(messages: Sequence[Mapping[str, str]], system: str | None = DEFAULT_SYSTEM_PROMPT
                         ) -> list[Mapping[str, str]]:
     """`messages` with `system` in front when they have no system message (None: unchanged)."""
+    if system is None or isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence) or not messages:
+        return messages  # type: ignore[return-value]  # nothing to add to: validate_messages says what is wrong
     items = list(messages)
-    if system is None or (items and isinstance(items[0], Mapping) and items[0].get("role") == "system"):
+    if isinstance(items[0], Mapping) and items[0].get("role") == "system":
         return items
     return [{"role": "system", "content": system}, *items]
 
