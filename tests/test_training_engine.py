@@ -70,7 +70,11 @@ def test_same_seed_same_adapter(models_tiny_hf_dir, uninterrupted, tmp_path) -> 
 
 
 def test_micro_batching_does_not_change_the_gradient(models_tiny_hf_dir, tmp_path) -> None:
-    """Without dropout, one row per micro-batch (a small memory budget) gives the adapter of eight."""
+    """Without dropout, one row per micro-batch (a small memory budget) gives the adapter of eight. Up to float
+    rounding, which AdamW amplifies where a gradient is near its eps (1e-8): its first step maps a relative
+    difference there to an update difference of up to lr. Measured max difference: 2e-6 without a system
+    message, 4.8e-5 with the default one (values ~0.13); a step taken over the wrong rows or tokens moves most
+    elements by a different ~lr = 1e-3."""
     from edge_sdk.training import LoraTrainer
     from edge_sdk.training.memory_plan import ModelShape, estimate
 
@@ -80,7 +84,7 @@ def test_micro_batching_does_not_change_the_gradient(models_tiny_hf_dir, tmp_pat
     small = LoraTrainer(models_tiny_hf_dir, recipe, memory_budget_bytes=budget)
     assert small.train(_rows(), tmp_path / "mb1").micro_batch == 1
     assert big.train(_rows(), tmp_path / "mb8").micro_batch > 1
-    assert _same(_adapter(tmp_path / "mb1"), _adapter(tmp_path / "mb8"), atol=1e-5)
+    assert _same(_adapter(tmp_path / "mb1"), _adapter(tmp_path / "mb8"), atol=2e-4)
 
 
 def test_stop_and_resume_gives_the_uninterrupted_adapter(models_tiny_hf_dir, uninterrupted, tmp_path) -> None:

@@ -24,10 +24,12 @@ class DelayPongs(Solver):
 
 
 class DelayPongsAroundWork(DelayPongs):
-    """Answers the first `honest_pongs` pings (the session's opening round) at once and delays the rest:
-    the pings right around the challenges look slow, the session's first ones do not."""
+    """Answers the first `honest_pongs` pings (the session's whole opening round) at once and delays the rest:
+    the pings right around the challenges look slow, the session's first ones do not. A round is 3 to 6 pings
+    (ChallengerConfig.pings_per_stage = 3, up to twice that), so 6 covers the longest opening round: with 3, an
+    opening round of 6 was half delayed, its median ~250 ms, and no later round counted as a spike (1 run in 4)."""
 
-    honest_pongs = 3
+    honest_pongs = 6
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ stores them in the same state as in-process scoring.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -42,6 +43,8 @@ class RayRunner:
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "runtime_env": runtime_env or {}}
             if address == "local":
+                # a loaded 2-core box can take longer than Ray's default 30 s to register the raylet (seen here)
+                os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")
                 # address="local": always a new local instance, never a cluster that RAY_ADDRESS points at
                 ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_bytes, **kwargs)
             else:
