@@ -61,8 +61,7 @@ def _weights_table(report: dict[str, Any]) -> Table:
         table.add_column(column)
     for m in report["miners"]:
         loss = m.get("eval_loss")
-        detail = m.get("detail") or {}
-        why = "; ".join(m["reasons"])[:80] if m["status"] != "ok" else (detail.get("reason") or "")
+        why = (m.get("why") or "")[:90]
         table.add_row(str(m["uid"]), m["miner"][:20] + "…", m["status"], "-" if loss is None else f"{loss:.4f}",
                       (m.get("node_id") or m.get("node_reason") or "-")[:24], f"{m['weight']:.4f}", why)
     return table

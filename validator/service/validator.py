@@ -110,7 +110,7 @@ class Validator:
         report = {
             "block": block, "epoch": epoch, "seconds": round(time.time() - started, 3),
             "miners": [{**i.summary(), "eval_loss": losses.get(i.miner),
-                        "weight": weights.get(i.miner, 0.0),
+                        "weight": weights.get(i.miner, 0.0), "why": self._why(i, weights, details, standings),
                         "detail": details[i.miner].to_dict() if i.miner in details else None} for i in intakes],
             "weights": weights, "set_weights": submitted,
         }
@@ -120,6 +120,24 @@ class Validator:
         log.info("round done", extra={"block": block, "epoch": epoch, "miners": len(intakes),
                                       "scored": len(losses), "weights_set": bool(submitted)})
         return report
+
+    @staticmethod
+    def _why(i: MinerIntake, weights: dict[str, float], details: dict[str, Any], standings: dict[str, Any]) -> str:
+        """One sentence: why this miner got no weight ("" when it got some)."""
+        if weights.get(i.miner, 0.0) > 0:
+            return ""
+        if i.status != "ok":
+            return "; ".join(i.reasons)
+        if i.node_id is None:
+            return i.node_reason or "no verified PoAI node"
+        standing = standings.get(i.node_id)
+        if standing is None:
+            return f"its PoAI node {i.node_id} has no session on record yet"
+        if standing.failed:
+            return f"its PoAI node {i.node_id} failed PoAI (" + ("banned" if standing.banned else
+                                                                 "latest session struck") + ")"
+        detail = details.get(i.miner)
+        return (detail.reason if detail is not None and detail.reason else "") or "no score this round"
 
     def _score(self, intakes: list[MinerIntake], progress: Callable[[str, dict[str, Any]], None] | None
                ) -> dict[str, float]:
