@@ -123,6 +123,7 @@ def test_set_weights_without_commit_reveal_submits_the_sdk_u16_vector(make_chain
     assert sub.commit_reveal is False and sub.block == ext.block == 1001
     assert sub.detail["weights_source"] == "submitted_call" and sub.detail["call"] == "set_mechanism_weights"
     assert fake.get("SubtensorModule", "LastUpdate", (NETUID,))[0] == 1001
+    assert chain.last_weights_block(wallet.hotkey.ss58_address) == 1001  # what a restarted validator checks
 
 
 def test_set_weights_uses_the_constructor_version_key(make_chain, wallet):

@@ -182,6 +182,14 @@ class BittensorChain(Chain):
         return [Neuron(uid=int(n.uid), hotkey=str(n.hotkey), validator_permit=bool(n.validator_permit),
                        stake=float(n.total_stake.rao) / 1e9) for n in sorted(graph.neurons, key=lambda n: n.uid)]
 
+    def last_weights_block(self, hotkey: str) -> int | None:
+        """The block of the hotkey's last weight setting (the metagraph's `last_update`), so a validator restarted
+        between the chain taking its weights and recording that does not set them twice in an epoch."""
+        graph = self._sdk("read the metagraph", lambda c: c.subnets.metagraph(self.netuid, commitments=False))
+        neuron = next((n for n in (graph.neurons if graph is not None else ()) if str(n.hotkey) == hotkey), None)
+        last = getattr(neuron, "last_update", None)
+        return int(last) if last else None
+
     def commitments(self) -> dict[str, Commitment]:
         """Every readable commitment on the subnet by hotkey, including hotkeys that have since deregistered.
 
