@@ -8,7 +8,7 @@ by one is rejected by another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 MIB = 1024 * 1024
 
@@ -33,3 +33,7 @@ class DatasetLimits:
         if self.max_turns < 2:
             raise ValueError(f"DatasetLimits.max_turns is {self.max_turns}: a row needs at least 2 messages "
                              "(a user question and the assistant's answer)")
+
+    def within_context(self, max_seq_len: int) -> DatasetLimits:
+        """These limits with rows no longer than the scoring recipe's context (a longer row cannot be trained)."""
+        return self if self.max_tokens <= max_seq_len else replace(self, max_tokens=max_seq_len)

@@ -23,11 +23,7 @@ def score_folder(files: Sequence[Path], eval_data: Path, *, preset: str = "valid
                  workdir: Path = Path("validator-work"), runner: Any = None, limits: DatasetLimits | None = None,
                  progress: Callable[[str, str], None] | None = None) -> list[dict[str, Any]]:
     """One result per file: {name, status (ok / rejected / copy / failed), reasons, eval_loss, timings}."""
-    from dataclasses import replace
-
-    recipe = recipe_preset(preset)
-    limits = limits or DatasetLimits()
-    limits = replace(limits, max_tokens=min(limits.max_tokens, recipe.max_seq_len))
+    limits = (limits or DatasetLimits()).within_context(recipe_preset(preset).max_seq_len)
     eval_rows = tuple(load_chat_jsonl(eval_data))
     results: dict[str, dict[str, Any]] = {}
     valid: list[tuple[str, int, list]] = []

@@ -76,12 +76,7 @@ class Validator:
 
     def _limits(self) -> DatasetLimits:
         """The configured limits, with rows no longer than the scoring recipe's context."""
-        limits = self.config.limits
-        if limits.max_tokens > self.recipe.max_seq_len:
-            from dataclasses import replace
-
-            limits = replace(limits, max_tokens=self.recipe.max_seq_len)
-        return limits
+        return self.config.limits.within_context(self.recipe.max_seq_len)
 
     def _standings(self) -> dict[str, Any]:
         db = self.config.poai_db
