@@ -1,59 +1,87 @@
-"""`edgeproof demo`: the quickstart's main job.
-
-Until the end-to-end demo (federated round -> PoAI -> validator weights) lands, it answers one prompt with the
-default model on every available backend and prints the answers with their timings.
-"""
+"""`edgeproof demo`: the quickstart's main job, a thin wrapper over edgeproof_demo.run_demo (progress bars while it
+runs, the final tables, the report's path)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from edge_sdk.runtime.compare import DEFAULT_SYSTEM_PROMPT
 from edgeproof_cli.common import console, friendly_errors
 
 
 @friendly_errors
 def demo(
-    prompt: str = typer.Option("What is the capital of France?", "--prompt", "-p"),
-    system: str = typer.Option(DEFAULT_SYSTEM_PROMPT, "--system", "-s", help="System message."),
-    backends: Optional[list[str]] = typer.Option(None, "--backend", "-b",
-                                                 help="Backend to include (repeatable). Default: all installed."),
-    max_tokens: int = typer.Option(48, "--max-tokens", "-n"),
-    model: Optional[str] = typer.Option(None, "--model", "-m"),
+    nodes: int = typer.Option(3, "--nodes", help="PoAI nodes: honest llama.cpp, honest torch, one cheat, then more "
+                              "honest ones."),
+    clients: int = typer.Option(3, "--clients", help="Federated edge clients, each with its own private shard."),
+    miners: int = typer.Option(3, "--miners", help="Miners: good, noisy, a later copy, then more honest ones."),
+    rounds: int = typer.Option(2, "--rounds", help="Federated rounds."),
+    local_steps: int = typer.Option(8, "--local-steps", help="Training steps per client per round."),
+    sessions: int = typer.Option(3, "--sessions", help="PoAI sessions per node (integrity clears the validator's "
+                                 "gate after 2 clean ones)."),
+    memory_mib: int = typer.Option(256, "--memory-mib", help="Memory each PoAI node offers (MiB)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: ./edgeproof-demo/<run id>)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder with private_facts.jsonl and "
+                                        "private_facts_heldout.jsonl (default: the checkout's examples/data)."),
+    challenger: Optional[str] = typer.Option(None, "--challenger", help="HOST:PORT of a running PoAI challenger "
+                                             "instead of the embedded one (needs --poai-db)."),
+    poai_db: Optional[str] = typer.Option(None, "--poai-db", help="That challenger's database (SQLite path or "
+                                          "postgresql:// URL)."),
+    coordinator: Optional[str] = typer.Option(None, "--coordinator", help="HOST:PORT of a running federation "
+                                              "coordinator instead of the embedded one."),
+    coordinator_id: Optional[str] = typer.Option(None, "--coordinator-id", help="The id that coordinator signs "
+                                                 "with (default coordinator@HOST:PORT)."),
+    db: Optional[str] = typer.Option(None, "--db", help="postgresql:// URL for the PoAI, federation and chain "
+                                     "stores (default: SQLite files in the run folder)."),
+    network: str = typer.Option("local", "--network", help="'local' (embedded chain) or a Bittensor network: "
+                                "finney, test, ws://..."),
+    netuid: Optional[int] = typer.Option(None, "--netuid", help="Subnet (required with a Bittensor network)."),
+    validator_wallet: Optional[str] = typer.Option(None, "--validator-wallet", help="NAME/HOTKEY (Bittensor)."),
+    miner_wallet: Optional[list[str]] = typer.Option(None, "--miner-wallet", help="NAME/HOTKEY of a registered "
+                                                     "miner, one per miner (Bittensor)."),
+    wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's JSON instead of the tables."),
 ) -> None:
-    """Answer a prompt with the default model on every available backend, with timings."""
-    from edge_sdk.runtime import SamplingParams, available_backends
-    from edge_sdk.runtime.compare import DEFAULT_BACKENDS, answer_on_backends, user_messages
+    """Run the whole network end to end on this machine: PoAI challenger and nodes (one cheats), a federated
+    task with edge clients, miners and a validator that sets weights. Writes an HTML report with plots."""
+    from edgeproof_demo import DemoConfig, run_demo
+    from edgeproof_demo.outcomes import all_held
+    from edgeproof_demo.progress import STAGES
+    from edgeproof_demo.report.tables import tables
 
-    installed = available_backends()
-    chosen = list(backends) if backends else [b for b in DEFAULT_BACKENDS if b.split("-")[0] in installed]
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task("starting", total=len(chosen))
+    config = DemoConfig(nodes=nodes, clients=clients, miners=miners, rounds=rounds, local_steps=local_steps, sessions_per_node=sessions,
+                        memory_claim_mib=memory_mib, out_dir=out, challenger_address=challenger, poai_db=poai_db,
+                        coordinator_address=coordinator, coordinator_id=coordinator_id, db=db, network=network,
+                        netuid=netuid, validator_wallet=validator_wallet, miner_wallets=tuple(miner_wallet or ()),
+                        wallet_path=wallet_path)
+    if data is not None:
+        config.data_dir = data
+    config.check()  # before any bar is drawn
+    bars = Progress(TextColumn("{task.fields[title]:<52}"), BarColumn(), TaskProgressColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.description}"), console=console, disable=as_json)
+    ids = {stage: bars.add_task("waiting", total=1, title=title, start=False) for stage, title in STAGES}
 
-        def step(name: str) -> None:
-            bar.update(task, description=f"{name}: loading (first use converts the model; cached after)",
-                       completed=chosen.index(name))
+    def progress(stage: str, done: float, total: float, detail: str) -> None:
+        bars.start_task(ids[stage])
+        bars.update(ids[stage], completed=done, total=max(total, 1), description=detail)
+        if not as_json and stage == "poai" and done == 0 and "starting" in detail:
+            bars.console.print("starting the network on loopback (Ctrl-C stops it cleanly)")
 
-        answers = answer_on_backends(user_messages(prompt, system), chosen,
-                                     SamplingParams(max_tokens=max_tokens), model=model, on_progress=step)
-        bar.update(task, completed=len(chosen), description="done")
-    table = Table(title=f"{prompt!r} (greedy, max {max_tokens} tokens)", show_lines=True)
-    for col in ("backend", "answer", "load s", "TTFT ms", "decode tok/s", "tokens"):
-        table.add_column(col, overflow="fold")
-    failed = 0
-    for a in answers:
-        if a.generation is None:
-            failed += 1
-            table.add_row(a.backend, f"[red]{a.error}[/]", f"{a.load_s:.1f}", "", "", "")
-            continue
-        t = a.generation.timings
-        table.add_row(a.backend, a.generation.text.strip(), f"{a.load_s:.1f}",
-                      f"{t.time_to_first_token_s * 1000:.0f}", f"{t.decode_tokens_per_s:.1f}",
-                      str(t.generated_tokens))
-    console.print(table)
-    if failed == len(answers):
+    try:
+        with bars:
+            result = run_demo(config, progress)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: every server was shut down; the run folder keeps what was written[/]")
+        raise typer.Exit(130) from None
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        for table in tables(result):
+            console.print(table)
+        console.print(f"report: {result['report']['html']}")
+    if not all_held(result["outcomes"]):
         raise typer.Exit(1)

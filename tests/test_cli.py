@@ -71,8 +71,8 @@ def test_generate_json_on_torch():
 
 
 @pytest.mark.slow
-def test_demo_runs_on_a_backend():
-    out = run_cli("demo", "--backend", "llamacpp", "--max-tokens", "16")
+def test_edge_compare_runs_on_a_backend():
+    out = run_cli("edge", "compare", "--backend", "llamacpp", "--max-tokens", "16")
     assert out.returncode == 0, out.stderr
     assert "Paris" in out.stdout
     assert "decode tok/s" in out.stdout

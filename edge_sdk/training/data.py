@@ -110,3 +110,8 @@ def load_chat_jsonl(path: str | Path) -> list[ChatRow]:
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{p} is not UTF-8 text (byte {exc.start}): save it as UTF-8 JSONL") from None
     return parse_rows(text.splitlines(), str(p))
+
+
+def chat_jsonl_text(rows: Iterable[ChatRow]) -> str:
+    """Rows as chat JSONL text (one object per line, the format load_chat_jsonl reads)."""
+    return "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in rows)

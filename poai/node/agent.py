@@ -230,6 +230,18 @@ class NodeAgent:
         return self._solver
 
     @property
+    def claim(self) -> NodeClaim | None:
+        """What this node claims (None until the first session prepared it)."""
+        return self._solver.claim if self._solver is not None else self._claim
+
+    def close(self) -> None:
+        """Free the models the inference engines loaded (a later session loads them again)."""
+        inference = getattr(self._solver, "inference", None)
+        if inference is not None:
+            inference.close()
+        self._warm = False
+
+    @property
     def expected_challenger_id(self) -> str:
         """The only challenger id this node signs a hello for (NodeConfig.expected_challenger_id)."""
         return self.config.expected_challenger_id or default_challenger_id(self.config.challenger)
