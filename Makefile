@@ -11,7 +11,7 @@ WHEELS ?= .wheels
 TORCH  ?= torch==2.13.0
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: install demo test test-fast bench proto proto-check clean
+.PHONY: install browser demo test test-fast bench proto proto-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/edgeproof demo
 
-test: $(STAMP)
+# The report-page test drives Debian's chromium headless (playwright, no browser download): installed here when
+# missing and we may (root or passwordless sudo, apt); otherwise say what to do.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$EDGEPROOF_CHROMIUM" ] || { \
+	  if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	    $$SUDO apt-get install -y --no-install-recommends chromium || \
+	    { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }; \
+	  else \
+	    echo "make test needs Chromium for the report-page test: install it (Debian/Ubuntu: apt-get install chromium)" \
+	         "or set EDGEPROOF_CHROMIUM=/path/to/chromium-or-chrome, then run make test again." >&2; exit 1; \
+	  fi; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -3,7 +3,9 @@ runs, the final tables, the report's path)."""
 
 from __future__ import annotations
 
+import gc
 import json
+import signal
 from pathlib import Path
 from typing import Optional
 
@@ -71,12 +73,22 @@ def demo(
         if not as_json and stage == "poai" and done == 0 and "starting" in detail:
             bars.console.print("starting the network on loopback (Ctrl-C stops it cleanly)")
 
+    def interrupt(*_: object) -> None:  # SIGTERM stops the demo the way Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    result = None
     try:
         with bars:
             result = run_demo(config, progress)
     except KeyboardInterrupt:
+        pass  # handled below, outside the except block: its traceback holds every stage's objects
+    if result is None:
+        # Free what the interrupted stages held (gRPC servers and channels, models) while the interpreter is whole:
+        # left to interpreter teardown, a native library aborted the process instead of exiting with 130.
+        gc.collect()
         console.print("[yellow]interrupted: every server was shut down; the run folder keeps what was written[/]")
-        raise typer.Exit(130) from None
+        raise typer.Exit(130)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
     else:

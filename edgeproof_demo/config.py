@@ -52,8 +52,11 @@ class DemoConfig:
         problems = []
         if self.nodes < 3:
             problems.append(f"--nodes must be >= 3 (honest llama.cpp, honest torch and a cheat), got {self.nodes}")
-        if self.miners < 3:
-            problems.append(f"--miners must be >= 3 (good, noisy and a copy), got {self.miners}")
+        from edgeproof_demo.datasets import TOPICS
+
+        if not 3 <= self.miners <= 3 + len(TOPICS):
+            problems.append(f"--miners must be 3 (good, noisy and a copy) to {3 + len(TOPICS)} (one made-up topic "
+                            f"per extra miner), got {self.miners}")
         if self.clients < 1 or self.rounds < 1 or self.local_steps < 1 or self.sessions_per_node < 1:
             problems.append("--clients, --rounds, --local-steps and --sessions must be >= 1")
         if self.memory_claim_mib < 64:

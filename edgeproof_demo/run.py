@@ -72,6 +72,6 @@ def run_demo(config: DemoConfig | None = None, progress: ProgressFn = silent) ->
     result["seconds"] = round(time.time() - started, 1)
     result["outcomes"] = outcomes(result)
     progress("report", 0, 1, "plots and HTML")
-    result["report"] = {k: str(v) for k, v in write_report(result, run_dir / "report").items()}
+    write_report(result, run_dir / "report")
     progress("report", 1, 1, f"written to {run_dir / 'report'}")
     return result

@@ -36,7 +36,7 @@ def miner_specs(config: DemoConfig) -> list[MinerSpec]:
              MinerSpec("miner-copy", "copy", "node-torch", good)]
     honest = [s.name for s in node_specs(config.nodes) if s.role == "honest"]
     for i in range(3, config.miners):
-        specs.append(MinerSpec(f"miner-{i + 1}", "honest", honest[i % len(honest)], facts_dataset(i)))
+        specs.append(MinerSpec(f"miner-{i + 1}", "honest", honest[i % len(honest)], facts_dataset(i - 3)))
     return specs
 
 

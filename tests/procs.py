@@ -21,6 +21,12 @@ def env() -> dict[str, str]:
     return out
 
 
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`edgeproof <args>` to completion, with a wide terminal for its tables."""
+    return subprocess.run([sys.executable, "-m", "edgeproof_cli.main", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+
+
 def start_server_process(args: list[str], what: str) -> tuple[subprocess.Popen, dict]:
     """A server command (`python <args>`) that prints a JSON ready line on stdout; returns it and that line."""
     errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty child never blocks on it

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeproof_demo.report.html import render_html
-from edgeproof_demo.report.plots import draw_plots
+from edgeproof_demo.report.plots import PLOTS, draw_plots
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -18,12 +18,12 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_report(result: dict[str, Any], folder: Path) -> dict[str, Path]:
-    """Writes the report; returns name -> path for run.json, index.html and each PNG."""
+    """Writes the report and records its files in result["report"] (name -> path: json, html, one per plot)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {"json": folder / "run.json", "html": folder / "index.html"}
-    _write_atomic(paths["json"], json.dumps(result, indent=2, default=str))
+    paths: dict[str, Path] = {"json": folder / "run.json", "html": folder / "index.html",
+                              **{name: folder / f"{name}.png" for name, _title in PLOTS}}
+    result["report"] = {name: str(path) for name, path in paths.items()}
     plots = draw_plots(result, folder)
-    for name, (png, _svg) in plots.items():
-        paths[name] = png
     _write_atomic(paths["html"], render_html(result, {name: svg for name, (_png, svg) in plots.items()}))
+    _write_atomic(paths["json"], json.dumps(result, indent=2, default=str))
     return paths
