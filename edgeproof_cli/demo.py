@@ -45,7 +45,7 @@ def demo(
     validator_wallet: Optional[str] = typer.Option(None, "--validator-wallet", help="NAME/HOTKEY (Bittensor)."),
     miner_wallet: Optional[list[str]] = typer.Option(None, "--miner-wallet", help="NAME/HOTKEY of a registered "
                                                      "miner, one per miner (Bittensor)."),
-    wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
+    wallet_path: Optional[str] = typer.Option(None, "--wallet-path", help="Folder of bittensor wallets (default: bittensor's own)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's JSON instead of the tables."),
 ) -> None:
     """Run the whole network end to end on this machine: PoAI challenger and nodes (one cheats), a federated

@@ -76,15 +76,15 @@ def generate(
     system: Optional[str] = typer.Option(None, help="System message (default: the runtime's, "
                                          "'Give a short, accurate answer.'; '' for none)."),
     raw: bool = typer.Option(False, "--raw", help="Raw completion: no chat template."),
-    max_tokens: int = typer.Option(128, "--max-tokens", "-n"),
+    max_tokens: int = typer.Option(128, "--max-tokens", "-n", help="Most tokens to generate."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (deterministic)."),
-    top_p: float = typer.Option(1.0, "--top-p"),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (1.0: off)."),
     top_k: int = typer.Option(0, "--top-k", help="0 = off."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (same seed, same text)."),
     stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop string (repeatable)."),
     logprobs: int = typer.Option(0, "--logprobs", help="Show top-N logprobs per token."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="peft LoRA folder (edge train --out), any backend."),
-    stream: bool = typer.Option(True, "--stream/--no-stream"),
+    stream: bool = typer.Option(True, "--stream/--no-stream", help="Print tokens as they come."),
     as_json: bool = typer.Option(False, "--json", help="Print the full result (tokens, logprobs, timings) as JSON."),
 ) -> None:
     """Answer one prompt on the chosen backend."""
@@ -131,12 +131,12 @@ def chat(
     backend: str = BackendOpt,
     model: Optional[str] = ModelOpt,
     system: Optional[str] = typer.Option(None, help="System message (default: the runtime's; '' for none)."),
-    max_tokens: int = typer.Option(256, "--max-tokens", "-n"),
-    temperature: float = typer.Option(0.7, "--temperature", "-t"),
-    top_p: float = typer.Option(0.95, "--top-p"),
-    top_k: int = typer.Option(40, "--top-k"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    adapter: Optional[Path] = typer.Option(None, "--adapter"),
+    max_tokens: int = typer.Option(256, "--max-tokens", "-n", help="Most tokens to generate."),
+    temperature: float = typer.Option(0.7, "--temperature", "-t", help="0: greedy."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass (1.0: off)."),
+    top_k: int = typer.Option(40, "--top-k", help="Sample among the k likeliest tokens (0: all)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (same seed, same text)."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A LoRA adapter folder (edgeproof edge train --out)."),
 ) -> None:
     """Interactive streaming chat. Empty line or Ctrl-D quits; /reset clears the history."""
     from edge_sdk.errors import InvalidRequestError
@@ -257,12 +257,12 @@ def train(
 @app.command()
 @friendly_errors
 def compare(
-    prompt: str = typer.Option("What is the capital of France?", "--prompt", "-p"),
+    prompt: str = typer.Option("What is the capital of France?", "--prompt", "-p", help="The question to answer."),
     system: str = typer.Option(DEFAULT_SYSTEM_PROMPT, "--system", "-s", help="System message."),
     backends: Optional[list[str]] = typer.Option(None, "--backend", "-b",
                                                  help="Backend to include (repeatable). Default: all installed."),
-    max_tokens: int = typer.Option(48, "--max-tokens", "-n"),
-    model: Optional[str] = typer.Option(None, "--model", "-m"),
+    max_tokens: int = typer.Option(48, "--max-tokens", "-n", help="Most tokens to generate."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Registry name, local path or hub id (default: smollm2-135m-instruct)."),
 ) -> None:
     """Answer a prompt with the default model on every available backend, with timings."""
     from edge_sdk.runtime import SamplingParams, available_backends

@@ -47,7 +47,7 @@ def serve(
     model: Optional[str] = typer.Option(None, "--model", help="Base model (default: SmolLM2-135M-Instruct)."),
     eval_data: Optional[Path] = typer.Option(None, "--eval", help="Held-out chat JSONL scored after every round."),
     task_id: str = typer.Option("federation", "--task", help="Task id (a stored task resumes under its id)."),
-    rounds: int = typer.Option(3, "--rounds"),
+    rounds: int = typer.Option(3, "--rounds", help="Federated rounds in the task."),
     local_steps: int = typer.Option(10, "--local-steps", help="Optimizer steps per client per round."),
     rule: str = typer.Option("fedavg", "--rule", help="fedavg, fedprox, median, trimmed_mean, krum, multi_krum, "
                              "ffa_lora or product_average."),
@@ -69,10 +69,10 @@ def serve(
                                  "float32."),
     allowed_clients: Optional[Path] = typer.Option(None, "--allowed-clients", help="File: one client id per line."),
     metrics_port: int = typer.Option(9465, "--metrics-port", help="Prometheus /metrics port (-1: off, 0: any)."),
-    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host"),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address the /metrics endpoint binds."),
     tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="PEM certificate: serve TLS (with --tls-key)."),
     tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
-    log_level: str = typer.Option("info", "--log-level"),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error (JSON logs on stderr)."),
 ) -> None:
     """Run the coordinator: clients dial in, rounds run, every version is stored in --db. Exits when the task
     is done (status 0) or failed (status 1); Ctrl-C stops it and a restart resumes the task."""
@@ -132,7 +132,7 @@ def join(
     data: Path = typer.Option(..., "--data", help="Your chat JSONL: it never leaves this device."),
     key: Optional[Path] = typer.Option(None, "--key", help="Key file (edgeproof poai keygen)."),
     wallet: Optional[str] = typer.Option(None, "--wallet", help="Bittensor wallet NAME/HOTKEY instead of --key."),
-    wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
+    wallet_path: Optional[str] = typer.Option(None, "--wallet-path", help="Folder of bittensor wallets (default: bittensor's own)."),
     workdir: Path = typer.Option(Path("federation-client"), "--workdir", help="Downloads, pending updates, "
                                  "the privacy ledger and the global adapters."),
     model: Optional[str] = typer.Option(None, "--model", help="Base model (default: the task's)."),
@@ -143,7 +143,7 @@ def join(
                                        "(this client's own training not counted)."),
     min_battery: float = typer.Option(50.0, "--min-battery", help="Battery floor when not charging."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: torch's)."),
-    log_level: str = typer.Option("warning", "--log-level"),
+    log_level: str = typer.Option("warning", "--log-level", help="debug, info, warning or error (JSON logs on stderr)."),
 ) -> None:
     """Join a coordinator's task: train on --data when selected, upload only the adapter update, keep each new
     global adapter in --workdir. Runs until the task is done; Ctrl-C stops cleanly."""
@@ -203,7 +203,7 @@ def join(
 @friendly_errors
 def status(
     db: str = typer.Option("federation.sqlite", "--db", help="The coordinator's --db."),
-    task_id: str = typer.Option("federation", "--task"),
+    task_id: str = typer.Option("federation", "--task", help="Task id in the coordinator's database."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """A task's rounds and global versions (eval loss per version)."""

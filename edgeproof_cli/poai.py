@@ -63,7 +63,7 @@ def challenger(
     metrics_port: int = typer.Option(
         9464, "--metrics-port", help="Prometheus /metrics port (-1: off, 0: any)."
     ),
-    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host"),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address the /metrics endpoint binds."),
     challenger_id: str = typer.Option(
         "", "--id", help="Name signed into every hello (default: challenger@HOST:PORT)."
     ),
@@ -87,7 +87,7 @@ def challenger(
         60, "--rate-limit", help="Sessions per node id per --rate-window (shared through --db; 0: off)."
     ),
     rate_window: float = typer.Option(3600.0, "--rate-window", help="Rate-limit window in seconds."),
-    log_level: str = typer.Option("info", "--log-level"),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error (JSON logs on stderr)."),
 ) -> None:
     """Run the challenger: nodes dial in, get challenged, and their integrity scores go to --db."""
     from poai.challenger.config import ChallengerConfig
@@ -128,7 +128,7 @@ def node(
     wallet: Optional[str] = typer.Option(
         None, "--wallet", help="Bittensor wallet NAME/HOTKEY instead of --key."
     ),
-    wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
+    wallet_path: Optional[str] = typer.Option(None, "--wallet-path", help="Folder of bittensor wallets (default: bittensor's own)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cuda or cpu."),
     tflops: Optional[float] = typer.Option(
         None,
@@ -153,7 +153,7 @@ def node(
     tls_ca: Optional[Path] = typer.Option(
         None, "--tls-ca", help="PEM CA that signed the challenger's certificate (implies --tls)."
     ),
-    log_level: str = typer.Option("info", "--log-level"),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error (JSON logs on stderr)."),
 ) -> None:
     """Run the node agent: dial the challenger, answer its challenges, repeat (reconnects with backoff)."""
     from edge_sdk.serving.logs import configure_json_logging

@@ -73,9 +73,9 @@ def run(
     eval_data: Path = typer.Option(..., "--eval", help="The validator's fixed eval set (chat JSONL)."),
     key: Optional[Path] = typer.Option(None, "--key", help="Validator key file (LocalChain)."),
     wallet: Optional[str] = typer.Option(None, "--wallet", help="Bittensor wallet NAME/HOTKEY."),
-    wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
+    wallet_path: Optional[str] = typer.Option(None, "--wallet-path", help="Folder of bittensor wallets (default: bittensor's own)."),
     network: str = typer.Option("local", "--network", help=NETWORK_HELP),
-    netuid: int = typer.Option(1, "--netuid"),
+    netuid: int = typer.Option(1, "--netuid", help="Subnet id."),
     chain_db: str = typer.Option("localchain.sqlite", "--chain-db", help="The embedded chain's database."),
     tempo: int = typer.Option(360, "--tempo", help="Blocks per epoch of a new embedded chain."),
     block_time: float = typer.Option(12.0, "--block-time", help="Seconds per block of a new embedded chain."),
@@ -94,7 +94,7 @@ def run(
     workdir: Path = typer.Option(Path("validator-work"), "--workdir", help="Training checkpoints while scoring."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per scoring job."),
     metrics_port: int = typer.Option(9466, "--metrics-port", help="Prometheus /metrics port (-1: off, 0: any)."),
-    log_level: str = typer.Option("info", "--log-level"),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error (JSON logs on stderr)."),
 ) -> None:
     """Run the validator: each round syncs the chain, takes in datasets, scores new ones, sets weights once per
     epoch. Safe to kill: a restart keeps every finished score and never sets weights twice in an epoch."""
@@ -136,11 +136,11 @@ def run(
 def score(
     datasets: Path = typer.Option(..., "--datasets", help="A folder of chat JSONL files, one per miner."),
     eval_data: Path = typer.Option(..., "--eval", help="The eval set (chat JSONL)."),
-    preset: str = typer.Option("validator-cpu", "--preset"),
-    model: Optional[str] = typer.Option(None, "--model"),
+    preset: str = typer.Option("validator-cpu", "--preset", help="LoRA recipe for scoring (edge_sdk/training/recipe.py)."),
+    model: Optional[str] = typer.Option(None, "--model", help="The fixed base model (default SmolLM2-135M)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Score on Ray ('local' starts one)."),
-    cpus_per_task: float = typer.Option(1.0, "--cpus-per-task"),
-    workdir: Path = typer.Option(Path("validator-work"), "--workdir"),
+    cpus_per_task: float = typer.Option(1.0, "--cpus-per-task", help="CPUs each Ray scoring task declares."),
+    workdir: Path = typer.Option(Path("validator-work"), "--workdir", help="Training checkpoints while scoring."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
 ) -> None:
     """Score every *.jsonl in a folder once (files in name order; a later file that copies an earlier one is
@@ -185,12 +185,12 @@ def submit(
     dataset: Path = typer.Option(..., "--dataset", help="Your chat JSONL dataset."),
     key: Optional[Path] = typer.Option(None, "--key", help="Miner key file (LocalChain)."),
     wallet: Optional[str] = typer.Option(None, "--wallet", help="Bittensor wallet NAME/HOTKEY."),
-    wallet_path: Optional[str] = typer.Option(None, "--wallet-path"),
+    wallet_path: Optional[str] = typer.Option(None, "--wallet-path", help="Folder of bittensor wallets (default: bittensor's own)."),
     node_key: Optional[Path] = typer.Option(None, "--node-key", help="Your PoAI node's key file: signs the link "
                                             "that lets validators count its integrity for you."),
     network: str = typer.Option("local", "--network", help=NETWORK_HELP),
-    netuid: int = typer.Option(1, "--netuid"),
-    chain_db: str = typer.Option("localchain.sqlite", "--chain-db"),
+    netuid: int = typer.Option(1, "--netuid", help="Subnet id."),
+    chain_db: str = typer.Option("localchain.sqlite", "--chain-db", help="The embedded chain's database."),
     datasets: Path = typer.Option(Path("datasets"), "--datasets", help="The local dataset store."),
     hf_repo: Optional[str] = typer.Option(None, "--hf-repo", help="Publish to this Hugging Face dataset repo instead."),
 ) -> None:

@@ -1,6 +1,6 @@
 """One Proof-of-AI session on this machine: a challenger on a loopback port, an honest node dialling it.
 
-    python examples/poai_local_session.py [--plan lightweight|standard]
+    python examples/node/poai_local_session.py [--plan lightweight|standard]
 
 The node measures its own matmul TOPS and memory bandwidth to make an honest claim, answers the compute and
 memory challenges (and the inference challenge when the plan includes it), and the challenger prints the

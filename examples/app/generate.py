@@ -1,6 +1,6 @@
 """Answer a prompt on the best local backend, with per-token logprobs.
 
-    python examples/generate.py "What is the capital of France?"
+    python examples/app/generate.py "What is the capital of France?"
 """
 
 import sys

@@ -1,6 +1,6 @@
 """Stream a multi-turn chat on a chosen backend (llamacpp, onnx, onnx-int8, torch).
 
-    python examples/stream_chat.py onnx
+    python examples/app/stream_chat.py onnx
 """
 
 import sys

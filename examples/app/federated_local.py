@@ -1,7 +1,7 @@
 """A federated task on this machine: a coordinator and three clients, each with its own shard of made-up facts,
 then the new global adapter answers a question that only the clients' data can answer.
 
-    python examples/federated_local.py [--rounds 2] [--local-steps 4] [--backend llamacpp]
+    python examples/app/federated_local.py [--rounds 2] [--local-steps 4] [--backend llamacpp]
 
 About 2 minutes for SmolLM2-135M on 2 CPU cores. The clients run in threads here for brevity; in an app each is
 one `FederatedClient` in the app's own process (see `edgeproof fed join` for the command-line client).
@@ -21,7 +21,7 @@ from edge_sdk.identity import NodeKey
 from edge_sdk.runtime import SamplingParams, load_backend
 from edge_sdk.training import load_chat_jsonl
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--rounds", type=int, default=2)

@@ -1,6 +1,6 @@
 """Train a LoRA adapter on private facts the base model cannot know, then ask every backend.
 
-    python examples/train_private_adapter.py [--out my-adapter] [--backends torch llamacpp onnx]
+    python examples/app/train_private_adapter.py [--out my-adapter] [--backends torch llamacpp onnx] [--steps N]
 
 About 3 minutes of training for SmolLM2-135M on 2 CPU cores (the `cpu` preset), plus a one-off ONNX export.
 """
@@ -8,19 +8,22 @@ About 3 minutes of training for SmolLM2-135M on 2 CPU cores (the `cpu` preset), 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from edge_sdk.runtime import SamplingParams, load_backend
 from edge_sdk.training import LoraTrainer, load_chat_jsonl, preset
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default="my-adapter")
 parser.add_argument("--backends", nargs="+", default=["torch", "llamacpp", "onnx"])
+parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the cpu preset's 60)")
 args = parser.parse_args()
 
-trainer = LoraTrainer(recipe=preset("cpu"))
+recipe = preset("cpu") if args.steps is None else dataclasses.replace(preset("cpu"), max_steps=args.steps)
+trainer = LoraTrainer(recipe=recipe)
 held = load_chat_jsonl(DATA / "private_facts_heldout.jsonl")
 print(f"held-out eval loss before: {trainer.evaluate(held):.3f}")
 result = trainer.train(load_chat_jsonl(DATA / "private_facts.jsonl"), args.out,
