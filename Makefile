@@ -11,7 +11,7 @@ WHEELS ?= .wheels
 TORCH  ?= torch==2.13.0
 export CMAKE_ARGS ?= -DGGML_NATIVE=ON
 
-.PHONY: install browser demo test test-fast bench proto proto-check clean
+.PHONY: install browser demo test test-fast bench proto proto-check docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BIN)/python scripts/gen_test_vectors.py --check
+
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_config_reference.py
 
 clean:
 	rm -rf $(VENV) $(WHEELS) .pytest_cache build *.egg-info

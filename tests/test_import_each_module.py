@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted(
     ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-    for pkg in ("edge_sdk", "poai")
+    for pkg in ("edge_sdk", "poai", "validator", "edgeproof_demo")
     for p in (ROOT / pkg).rglob("*.py")
     if "_proto" not in p.parts
 )

@@ -9,8 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("edge_sdk", "poai", "validator", "edgeproof_cli")
-LAYER = {"edge_sdk": 0, "poai": 1, "validator": 2, "edgeproof_cli": 3}
+PACKAGES = ("edge_sdk", "poai", "validator", "edgeproof_demo", "edgeproof_cli")
+LAYER = {"edge_sdk": 0, "poai": 1, "validator": 2, "edgeproof_demo": 3, "edgeproof_cli": 4}
 
 
 def _modules() -> dict[str, Path]:
