@@ -71,6 +71,9 @@ def run_federation_stage(config: DemoConfig, stack: contextlib.ExitStack, run_di
             elif p.stage == "global_adapter":
                 with lock:
                     losses[int(p.values["version"])] = p.values.get("eval_loss")
+            elif p.stage == "checked_in":  # the global version the task stands at, with its loss (0: the base)
+                with lock:
+                    losses.setdefault(int(p.values["global_version"]), p.values.get("eval_loss"))
         return report
 
     # Several devices share this one machine: each is opted in and skips the CPU-load check (the others' training

@@ -194,8 +194,10 @@ class FederatedClient:
         self.task = ReceivedTask.from_proto(welcome.task)
         if self.model is None:
             self.model = self.task.base_model or None
+        gv = welcome.global_adapter
         self._progress("checked_in", welcome.current_round, f"task {self.task.task_id}",
-                       values={"global_version": welcome.global_adapter.version})
+                       values={"global_version": gv.version,
+                               "eval_loss": None if math.isnan(gv.eval_loss) else gv.eval_loss})
         self._resend_pending(welcome.current_round)
         self._adopt_global(welcome.global_adapter)
         last_beat = time.monotonic()
