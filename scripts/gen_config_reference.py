@@ -103,15 +103,9 @@ def main() -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    text = render()
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT.relative_to(ROOT)} is stale: run python scripts/gen_config_reference.py", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    from generated_file import write_or_check
+
+    return write_or_check(OUT, render(), args.check, ROOT, "python scripts/gen_config_reference.py")
 
 
 if __name__ == "__main__":

@@ -261,16 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 when stale")
     args = parser.parse_args(argv)
-    text = render(build())
-    if args.check:
-        if not VECTORS.exists() or VECTORS.read_text() != text:
-            print(f"STALE {VECTORS.relative_to(ROOT)}: run `python scripts/gen_test_vectors.py`")
-            return 1
-        print(f"ok    {VECTORS.relative_to(ROOT)}")
-        return 0
-    VECTORS.write_text(text)
-    print(f"wrote {VECTORS.relative_to(ROOT)}")
-    return 0
+    from generated_file import write_or_check
+
+    return write_or_check(VECTORS, render(build()), args.check, ROOT, "python scripts/gen_test_vectors.py")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ TOP = ("edge_sdk/", "poai/", "validator/", "edgeproof_demo/", "edgeproof_cli/", 
 def test_the_configuration_reference_is_current():
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_config_reference.py"), "--check"],
                          capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
