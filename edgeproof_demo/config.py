@@ -57,6 +57,9 @@ class DemoConfig:
         if not 3 <= self.miners <= 3 + len(TOPICS):
             problems.append(f"--miners must be 3 (good, noisy and a copy) to {3 + len(TOPICS)} (one made-up topic "
                             f"per extra miner), got {self.miners}")
+        if self.clients > 16:
+            problems.append(f"--clients must be <= 16 (each gets a shard of at least 2 of the 32 rows), got "
+                            f"{self.clients}")
         if self.clients < 1 or self.rounds < 1 or self.local_steps < 1 or self.sessions_per_node < 1:
             problems.append("--clients, --rounds, --local-steps and --sessions must be >= 1")
         if self.memory_claim_mib < 64:

@@ -86,8 +86,16 @@ def run_federation_stage(config: DemoConfig, stack: contextlib.ExitStack, run_di
         clients.append(FederatedClient(address, shard, NodeKey.generate(), workdir=workdir, policy=policy,
                                        coordinator_id=config.coordinator_id, torch_threads=config.torch_threads,
                                        on_progress=on_progress(i)))
-    threads = [threading.Thread(target=c.run, name=f"demo-client-{i + 1}", daemon=True)
-               for i, c in enumerate(clients)]
+    errors: dict[int, str] = {}
+
+    def run_client(i: int) -> None:
+        try:
+            clients[i].run()
+        except Exception as exc:  # noqa: BLE001 - a refused or unreachable client is reported, the others go on
+            errors[i] = f"{type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=run_client, args=(i,), name=f"demo-client-{i + 1}", daemon=True)
+               for i in range(len(clients))]
 
     def stop_clients() -> None:
         for c in clients:
@@ -113,7 +121,8 @@ def run_federation_stage(config: DemoConfig, stack: contextlib.ExitStack, run_di
     adapter = next((c.global_adapter_dir for c in clients if c.global_adapter_dir is not None), None)
     return {"coordinator": address, "task_id": task_id, "seconds": round(seconds, 1),
             "clients": [{"name": f"client-{i + 1}", "rows": len(c.rows), "state": c.state,
-                         "rounds_trained": list(c.rounds_trained)} for i, c in enumerate(clients)],
+                         "rounds_trained": list(c.rounds_trained), "error": errors.get(i)}
+                        for i, c in enumerate(clients)],
             "versions": versions}, adapter
 
 

@@ -58,7 +58,8 @@ def render_html(result: dict[str, Any], svgs: dict[str, str]) -> str:
                     [[str(v["version"]), "base model" if v["version"] == 0 else f"round {v['round']}",
                       _loss(v["eval_loss"])] for v in fed["versions"]], {2})
     clients = _table(["client", "private rows", "rounds trained", "state"],
-                     [[_e(c["name"]), str(c["rows"]), _e(", ".join(map(str, c["rounds_trained"]))), _e(c["state"])]
+                     [[_e(c["name"]), str(c["rows"]), _e(", ".join(map(str, c["rounds_trained"]))),
+                      _e(c["state"] + (f": {c['error']}" if c.get("error") else ""))]
                       for c in fed["clients"]])
     a = result["answers"]
     answers = (f"<p>Question: <b>{_e(a['question'])}</b> (greedy, {_e(a['backend'])})</p>"
