@@ -76,7 +76,11 @@ def run_poai_stage(config: DemoConfig, stack: contextlib.ExitStack, run_dir: Pat
         from poai.challenger.background import BackgroundChallenger
 
         progress("poai", 0, 1, "starting the challenger (loads its reference model)")
-        challenger = BackgroundChallenger(ChallengerConfig(port=0, metrics_port=None, db=poai_db))
+        # The cheat must be caught by what the challenger measures (its TOPS against its claim, its answers), not
+        # by missing a deadline: its work is sized for 20x its speed, which on a loaded 2-core machine overran the
+        # default 10 s floor (a timeout records no reason and no strike). A longer floor only helps a cheat.
+        challenger = BackgroundChallenger(ChallengerConfig(port=0, metrics_port=None, db=poai_db,
+                                                           deadline_floor_s=60.0))
         stack.callback(challenger.stop)
         challenger.start()
         address = challenger.address
