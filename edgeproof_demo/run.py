@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import secrets
 import time
@@ -19,9 +18,6 @@ from edgeproof_demo.poai_stage import run_poai_stage
 from edgeproof_demo.progress import ProgressFn, silent
 from edgeproof_demo.report import write_report
 from edgeproof_demo.subnet_stage import run_subnet_stage
-
-log = logging.getLogger("edgeproof.demo")
-
 
 def databases(config: DemoConfig, run_dir: Path) -> dict[str, str]:
     """Where each part keeps its state: SQLite files in the run folder, or the --db PostgreSQL database for the
@@ -44,11 +40,21 @@ def _settings(config: DemoConfig) -> dict[str, Any]:
     return out
 
 
+def _quiet_progress_bars() -> None:
+    """transformers' own tqdm bars (loading GGUF weights) would tear through the demo's progress bars."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # the lean install: no torch backend in use
+        return
+    hf_logging.disable_progress_bar()
+
+
 def run_demo(config: DemoConfig | None = None, progress: ProgressFn = silent) -> dict[str, Any]:
     """Run the demo; returns the run's JSON (also written to <out>/report/run.json beside the HTML page)."""
     config = config or DemoConfig()
     config.check()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # clients train in threads of one process
+    _quiet_progress_bars()
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     run_dir = Path(config.out_dir or Path("edgeproof-demo") / run_id).expanduser().resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
