@@ -31,11 +31,9 @@ def _key(key: Optional[Path], wallet: Optional[str], wallet_path: Optional[str],
     if key is not None:
         return NodeKey.load(key)
     if wallet:
-        name, _, hotkey = wallet.partition("/")
-        import bittensor
+        from validator.chain import open_wallet
 
-        return bittensor.Wallet(name=name, hotkey=hotkey or "default", path=wallet_path) if wallet_path else \
-            bittensor.Wallet(name=name, hotkey=hotkey or "default")
+        return open_wallet(wallet, wallet_path)
     raise EdgeProofError(f"the {what} needs a key: --key FILE (edgeproof poai keygen --out FILE) or --wallet "
                          "NAME/HOTKEY")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.identity import NodeKey
-from edgeproof_demo.background import BackgroundLoop
+from edge_sdk.serving.background import BackgroundLoop
 from edgeproof_demo.config import DemoConfig
 from edgeproof_demo.progress import ProgressFn
 

@@ -19,6 +19,7 @@ from edgeproof_demo.config import DemoConfig
 from edgeproof_demo.datasets import facts_dataset, noisy_dataset
 from edgeproof_demo.poai_stage import node_specs
 from edgeproof_demo.progress import ProgressFn
+from validator.chain import open_chain, open_wallet
 
 
 @dataclass(frozen=True)
@@ -41,22 +42,11 @@ def miner_specs(config: DemoConfig) -> list[MinerSpec]:
 
 
 def _open_chain(config: DemoConfig, chain_db: str, netuid: int) -> Any:
-    if config.network == "local":
-        from validator.chain.local import LocalChain
-
-        # blocks move only when the demo advances them: commit order is exact and one epoch covers the run
-        return LocalChain(chain_db, netuid, tempo=100, block_time_s=3600.0)
-    from validator.chain import open_chain
-
-    return open_chain(config.network, netuid=netuid, wallet=_wallet(config.validator_wallet, config.wallet_path))
-
-
-def _wallet(ref: str | None, path: str | None) -> Any:
-    import bittensor
-
-    name, _, hotkey = (ref or "").partition("/")
-    kwargs = {"path": path} if path else {}
-    return bittensor.Wallet(name=name, hotkey=hotkey or "default", **kwargs)
+    # embedded chain: blocks move only when the demo advances them, so commit order is exact and one epoch covers
+    # the run
+    wallet = None if config.network == "local" else open_wallet(config.validator_wallet or "", config.wallet_path)
+    return open_chain(config.network, netuid=netuid, chain_db=chain_db, tempo=100, block_time_s=3600.0,
+                      wallet=wallet)
 
 
 def _next_block(chain: Any, timeout_s: float = 120.0) -> None:
@@ -88,8 +78,8 @@ def run_subnet_stage(config: DemoConfig, stack: contextlib.ExitStack, run_dir: P
         for key in miner_keys:
             chain.register(key)
     else:
-        validator_key = _wallet(config.validator_wallet, config.wallet_path)
-        miner_keys = [_wallet(ref, config.wallet_path) for ref in config.miner_wallets]
+        validator_key = open_wallet(config.validator_wallet or "", config.wallet_path)
+        miner_keys = [open_wallet(ref, config.wallet_path) for ref in config.miner_wallets]
     store = LocalDatasetStore(run_dir / "datasets")
     hotkeys = {}
     for n, (spec, key) in enumerate(zip(specs, miner_keys)):

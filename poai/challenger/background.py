@@ -6,10 +6,9 @@ with BackgroundChallenger(ChallengerConfig(port=0, db="x.sqlite")) as ch:
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
+from edge_sdk.serving.background import BackgroundLoop
 from poai.challenger.config import ChallengerConfig
 from poai.challenger.server import ChallengerService
 
@@ -18,19 +17,18 @@ class BackgroundChallenger:
     def __init__(self, config: ChallengerConfig, **service_kwargs: Any) -> None:
         self.config = config
         self._kwargs = service_kwargs
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="poai-challenger", daemon=True)
+        self._loop: BackgroundLoop | None = None
         self.service: ChallengerService | None = None
 
     def start(self) -> BackgroundChallenger:
-        self._thread.start()
+        self._loop = BackgroundLoop("poai-challenger")
 
         async def boot() -> ChallengerService:
             service = ChallengerService(self.config, **self._kwargs)
             await service.start()
             return service
 
-        self.service = asyncio.run_coroutine_threadsafe(boot(), self._loop).result()
+        self.service = self._loop.call(boot())
         return self
 
     @property
@@ -40,7 +38,8 @@ class BackgroundChallenger:
 
     def call(self, coro: Any, timeout: float | None = None) -> Any:
         """Run a coroutine on the challenger's loop (e.g. to read state consistently)."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        assert self._loop is not None, "start() first"
+        return self._loop.call(coro, timeout)
 
     def wait_for_reports(self, count: int, timeout_s: float = 10.0) -> bool:
         """Wait until `count` sessions are recorded (the challenger records after replying, or after the
@@ -55,13 +54,13 @@ class BackgroundChallenger:
         return True
 
     def stop(self, grace_s: float = 1.0) -> None:
+        if self._loop is None:
+            return
         if self.service is not None:
-            asyncio.run_coroutine_threadsafe(self.service.stop(grace_s), self._loop).result()
+            self._loop.call(self.service.stop(grace_s))
             self.service = None
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
         self._loop.close()
+        self._loop = None
 
     def __enter__(self) -> BackgroundChallenger:
         return self.start()

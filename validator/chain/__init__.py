@@ -7,7 +7,7 @@ from typing import Any
 
 from validator.chain.base import Chain, ChainError, Commitment, Neuron, WeightsSubmission
 
-__all__ = ["Chain", "ChainError", "Commitment", "Neuron", "WeightsSubmission", "open_chain"]
+__all__ = ["Chain", "ChainError", "Commitment", "Neuron", "WeightsSubmission", "open_chain", "open_wallet"]
 
 
 def open_chain(network: str = "local", *, netuid: int = 1, chain_db: str = "localchain.sqlite", tempo: int = 360,
@@ -21,3 +21,11 @@ def open_chain(network: str = "local", *, netuid: int = 1, chain_db: str = "loca
     from validator.chain.bittensor_chain import BittensorChain
 
     return BittensorChain(netuid, network, wallet=wallet)
+
+
+def open_wallet(ref: str, path: str | None = None) -> Any:
+    """The bittensor wallet "NAME/HOTKEY" (hotkey "default" when omitted), from `path` or bittensor's own folder."""
+    import bittensor
+
+    name, _, hotkey = ref.partition("/")
+    return bittensor.Wallet(name=name, hotkey=hotkey or "default", **({"path": path} if path else {}))

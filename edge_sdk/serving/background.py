@@ -1,4 +1,5 @@
-"""An asyncio server on its own thread, for a synchronous program (the demo) that must stop it cleanly later."""
+"""An event loop on its own thread, so a synchronous program (a test, a benchmark, the demo) can run an asyncio
+server and stop it cleanly later."""
 
 from __future__ import annotations
 
