@@ -255,6 +255,41 @@ def bench_survival_memory(claim: NodeClaim, draws: int) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_survival_inference(draws: int) -> list[dict[str, Any]]:
+    """Answers from another model (the reference + 10% weight noise, `PerturbedModel`'s) on w of the
+    standard plan's 16 prompts, the rest honest llama.cpp answers; `draws` fresh choices of the re-scored
+    answer, each judged exactly as `inference.verify` judges it (inference.opening_survival)."""
+    from edge_sdk.runtime import available_backends, load_backend
+    from poai.challenges import inference
+    from poai.challenges.common import Budget
+
+    budget = Budget()
+    ref = load_backend("torch")
+    honest_backend = load_backend("llamacpp" if "llamacpp" in available_backends() else "torch")
+    cheat_backend = adv.SwappedModelEngines(adv._perturbed).backend()
+    spec = inference.make_spec(budget, model=ref.model_name)
+    honest = inference.answer(honest_backend, spec)
+    cheat = inference.answer(cheat_backend, spec)
+    n, m = len(spec.prompts), budget.inference_checked
+    rows = []
+    for wrong in (1, 4, 8, n):
+        t0 = time.perf_counter()
+        bad = set(range(0, n, n // wrong))
+        mixed = dataclasses.replace(honest, **{
+            f: tuple(getattr(cheat if i in bad else honest, f)[i] for i in range(n))
+            for f in ("prompt_token_ids", "token_ids", "logprobs", "top_ids", "top_logprobs", "finish_reasons")})
+        survived, _ = inference.opening_survival(spec, mixed, ref, m, draws)
+        bound = inference.survival_bound(n, wrong, m)
+        rows.append({"attack": f"inference: {wrong} of {n} answers from a 10%-noise model", "spec":
+                     f"{n} prompts x {budget.inference_max_tokens} tokens, m={m}", "draws": draws,
+                     "survived": survived, "rate": survived / draws, "work_fraction": (n - wrong) / n,
+                     "bound": bound, "seconds": time.perf_counter() - t0})
+        console.print(f"  {rows[-1]['attack']:48s} {survived}/{draws} survived, bound {bound:.3g}")
+    for b in (ref, honest_backend, cheat_backend):
+        b.close()
+    return rows
+
+
 # --------------------------------------------------------------------------------------- 3. detection
 
 
@@ -437,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         if "survival" not in skip:
             console.print(f"[bold]survival[/] ({draws} draws per attack)")
             results["survival"] = bench_survival_compute(claim, draws) + bench_survival_memory(
-                dataclasses.replace(claim, memory_bytes=256 << 20), draws)
+                dataclasses.replace(claim, memory_bytes=256 << 20), draws) + bench_survival_inference(draws)
         if "detection" not in skip:
             console.print("[bold]detection[/]")
             results["detection"] = bench_detection(tmp, claim, backends[0] if backends else None)

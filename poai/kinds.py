@@ -275,7 +275,8 @@ class _RecordingBackend:
 
 
 class InferenceKind(_Base):
-    """Fresh prompts; the node streams ticks and commits its greedy answer; one forward pass checks it."""
+    """Fresh prompts; the node streams ticks and commits its greedy answer; the verifier checks every
+    answer's form and re-scores `Budget.inference_checked` of them, chosen after the answer arrived."""
 
     name = "inference"
     needs_backend = True
@@ -320,8 +321,10 @@ class InferenceKind(_Base):
             raise RuntimeError("challenger has no reference model loaded")
         th = state.scratch.get("thresholds") or self.module.InferenceThresholds()
         answer = state.commitment
+        budget = state.scratch.get("budget")
         result = self.module.verify(
-            state.spec, answer, reference, th, node_seconds=state.commit_net_seconds
+            state.spec, answer, reference, th, node_seconds=state.commit_net_seconds,
+            checked=budget.inference_checked if budget is not None else None,
         )
         metrics = dict(result.metrics)
         stream = stream_stats(state)

@@ -354,7 +354,7 @@ class SessionDriver:
         rng = svc.new_rng()
         context = svc.spec_context(name, self.report)
         spec = kind.make_spec(plan.budget, None, **context)
-        state = ChallengeState(spec=spec, scratch=dict(context))
+        state = ChallengeState(spec=spec, scratch={**context, "budget": plan.budget})
         await self._pings(f"{name}:before")
         floor = svc.config.deadline_floor_s
         deadline = max(floor, kind.commit_deadline(spec, plan.budget))

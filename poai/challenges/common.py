@@ -216,8 +216,13 @@ class Budget:
     # latency
     ping_count: int = 5
     max_rtt_s: float = 1.0
-    # inference
-    inference_prompts: int = 2
+    # inference: the node answers `inference_prompts` fresh prompts; the verifier re-scores
+    # `inference_checked` of them, chosen after the whole answer arrived (the form of every answer is
+    # checked). One re-scoring pass costs ~0.6x the node's decode of that prompt here, so 1 of 16 keeps the
+    # verifier near 4% of the node's work; a node answering w of the 16 with another model passes with
+    # probability (16 - w)/16 per session (inference.survival_bound; see INFERENCE_CALIBRATION.md).
+    inference_prompts: int = 16
+    inference_checked: int = 1
     inference_max_tokens: int = 16
     inference_top_k: int = 5
 
@@ -228,6 +233,8 @@ class Budget:
             raise ValueError("memory_block_bytes must be a positive multiple of 4 KiB")
         if self.memory_bytes < self.memory_block_bytes * self.memory_lanes:
             raise ValueError("memory_bytes must hold at least one block per lane")
+        if not 1 <= self.inference_checked <= self.inference_prompts:
+            raise ValueError("inference_checked must be between 1 and inference_prompts")
 
     @classmethod
     def default(cls) -> Budget:
@@ -254,6 +261,7 @@ class Budget:
             memory_openings=8,
             ping_count=3,
             inference_prompts=1,
+            inference_checked=1,
             inference_max_tokens=8,
         )
 

@@ -4,7 +4,8 @@ Session flow:
 
     spec   = inference.make_spec(budget, rng, model="smollm2-135m-instruct")  # challenger: fresh prompts
     answer = inference.answer(node_backend, spec, on_token=cb)    # node: greedy decode + top-k logprobs
-    result = inference.verify(spec, answer, reference_backend)    # challenger: one forward pass per prompt
+    result = inference.verify(spec, answer, reference_backend, checked=1)  # challenger: form of all,
+                                                                  # one forward pass per re-scored answer
 
 `node_backend` is any edge_sdk.runtime backend (llama.cpp, ONNX Runtime, torch); `reference_backend` must
 be the torch backend on the reference model (its `.model` gives the full next-token distribution at every
@@ -40,14 +41,23 @@ Thresholds (`InferenceThresholds`) come from measured honest runs (llama.cpp Q4_
 torch reference) and cheats (perturbed, re-quantised, tiny models, fabricated logprobs): see
 poai/challenges/INFERENCE_CALIBRATION.md.
 
-The verifier's cost is one forward pass over prompt + completion per prompt, against the node's
-`max_tokens` sequential decode steps; both times are in the metrics.
+Sampling (commit, then choose). The node's full answer is its commitment; only after it has arrived does
+the verifier pick `checked` answers (`choose_checked`, OS entropy) to re-score. The form checks above run
+on every answer. One re-scoring pass over prompt + completion costs ~0.6x the node's decode of that prompt
+on this CPU (the vocabulary projection only at the generated positions), so the standard plan answers 16
+prompts and re-scores 1: ~3% of the node's work (benchmarks/poai.py). The bound (`survival_bound`): a node
+whose answers come from another model on w of n prompts passes with probability C(n-w, m)/C(n, m), i.e.
+(16-w)/16 on the standard plan; a node that runs another model throughout never passes, since every cheat
+model from 5% weight noise up fails a single answer alone (INFERENCE_CALIBRATION.md, 192 of 192), and
+`opening_survival` measures the bound on the verifier itself (thousands of draws, n forward passes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,9 +75,12 @@ __all__ = [
     "PROMPT_SHAPES",
     "PromptShape",
     "answer",
+    "choose_checked",
     "make_prompts",
     "make_spec",
+    "opening_survival",
     "prompt_space_bits",
+    "survival_bound",
     "verify",
 ]
 
@@ -360,9 +373,12 @@ def _reference_scores(reference: Any, p: _Parsed, kr: int) -> _RefScores:
     ids = p.prompt + p.tokens.tolist()
     n = len(p.tokens)
     lock = getattr(reference, "_lock", None) or contextlib.nullcontext()
+    model = reference.model
     with lock, torch.inference_mode():
-        logits = reference.model(torch.tensor([ids], device=reference.device), use_cache=False).logits[0]
-        rows = torch.log_softmax(logits[len(p.prompt) - 1: len(ids) - 1].float(), dim=-1).cpu()
+        x = torch.tensor([ids], device=reference.device)
+        # logits only where they are read (the vocabulary projection is ~20% of a pass over every position)
+        logits = model(x, use_cache=False, logits_to_keep=n + 1).logits[0, :-1]
+        rows = torch.log_softmax(logits.float(), dim=-1).cpu()
     tok = torch.from_numpy(p.tokens)
     chosen = rows.gather(1, tok[:, None])[:, 0]
     best, best_id = rows.max(dim=1)
@@ -421,35 +437,31 @@ def _score(p: _Parsed, r: _RefScores, eos: set[int], th: InferenceThresholds, ta
             tally.eos_agree += int(same or gap[j] <= th.hard_margin)
 
 
-def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
-           thresholds: InferenceThresholds | None = None, *,
-           node_seconds: float | None = None) -> CheckResult:
-    """Check the node's answer with one teacher-forced pass of `reference` (torch backend) per prompt.
-    Malformed answers fail with the reason; nothing the node sends makes this raise."""
-    th = thresholds or InferenceThresholds()
-    t0 = time.perf_counter()
-    problems: list[str] = []
+def choose_checked(n: int, m: int, rng: random.Random | None = None) -> list[int]:
+    """The `m` of `n` answers the verifier re-scores (all when m >= n), drawn after the whole answer has
+    arrived, from OS entropy (`secrets`) unless a generator is given: the node cannot know them when it
+    commits."""
+    gen = rng if rng is not None else secrets.SystemRandom()
+    return sorted(gen.sample(range(n), min(max(1, m), n)))
+
+
+def survival_bound(n: int, wrong: int, m: int) -> float:
+    """Probability that none of `wrong` wrong answers among `n` is among the `m` re-scored ones:
+    C(n - wrong, m) / C(n, m). An opened wrong answer fails on its own (INFERENCE_CALIBRATION.md: every
+    cheat model from 5% weight noise up failed 192 of 192 single 8-token answers), so this bounds the
+    pass rate of a node that answers `wrong` prompts with anything but the claimed model."""
+    m = min(max(1, m), n)
+    return math.comb(n - wrong, m) / math.comb(n, m)
+
+
+def _judge(parsed: list[_Parsed], scores: list[_RefScores], eos: set[int], th: InferenceThresholds
+           ) -> tuple[list[str], dict[str, float]]:
+    """The statistics of the re-scored answers (pooled) and the limits they break."""
     tally = _Tally()
-    n = len(spec.prompts)
-    eos = set(reference.eos_token_ids)
-    lists = (answer_.prompt_token_ids, answer_.token_ids, answer_.logprobs, answer_.top_ids,
-             answer_.top_logprobs, answer_.finish_reasons)
-    if any(len(x) != n for x in lists):
-        problems.append(f"answer covers {[len(x) for x in lists]} prompts, expected {n}")
-    else:
-        parsed: list[_Parsed] = []
-        for i in range(n):
-            try:
-                parsed.append(_parse(spec, answer_, i, reference))
-            except Malformed as exc:
-                problems.append(f"prompt {i}: {exc}")
-        if not problems:  # statistics only for a well-formed answer (and no forward pass on junk)
-            kr = max(spec.top_k, 2)
-            for p in parsed:
-                _score(p, _reference_scores(reference, p, kr), eos, th, tally)
+    for p, r in zip(parsed, scores):
+        _score(p, r, eos, th, tally)
     pos = max(1, tally.positions)
-    metrics = {
-        "prompts": float(n),
+    m = {
         "positions": float(tally.positions),
         "argmax_agreement": tally.agree / pos,
         "hard_disagreement": tally.hard / pos,
@@ -462,36 +474,102 @@ def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
         "eos_positions": float(tally.eos_checked),
         "eos_agreement": tally.eos_agree / tally.eos_checked if tally.eos_checked else 1.0,
     }
-    if not problems and tally.positions:
-        m = metrics
-        checks = [
-            (m["hard_disagreement"] > th.max_hard_disagreement,
-             f"hard disagreements {m['hard_disagreement']:.3f} > {th.max_hard_disagreement}"),
-            (m["argmax_agreement"] < th.min_argmax_agreement,
-             f"argmax agreement {m['argmax_agreement']:.3f} < {th.min_argmax_agreement}"),
-            (m["score_deviation_mean"] > th.max_mean_deviation,
-             f"score deviation {m['score_deviation_mean']:.3f} > {th.max_mean_deviation} nats"),
-            (m["score_deviation_max"] > th.max_deviation,
-             f"score deviation at one position {m['score_deviation_max']:.2f} > {th.max_deviation} nats"),
-            (m["top_deviation_mean"] > th.max_top_deviation,
-             f"top-k deviation {m['top_deviation_mean']:.3f} > {th.max_top_deviation} nats"),
-            (m["top_deviation_max"] > th.max_top_deviation_max,
-             f"top-k deviation of one alternative {m['top_deviation_max']:.2f} > "
-             f"{th.max_top_deviation_max} nats"),
-            (m["topk_missing"] > th.max_topk_missing,
-             f"top-k lists leave out clearly better tokens at {m['topk_missing']:.3f} of positions > "
-             f"{th.max_topk_missing}"),
-            (m["eos_agreement"] < th.min_eos_agreement,
-             "EOS placed (or refused) where the reference model clearly disagrees"),
-        ]
-        problems.extend(msg for bad, msg in checks if bad)
+    if not tally.positions:
+        return [], m
+    checks = [
+        (m["hard_disagreement"] > th.max_hard_disagreement,
+         f"hard disagreements {m['hard_disagreement']:.3f} > {th.max_hard_disagreement}"),
+        (m["argmax_agreement"] < th.min_argmax_agreement,
+         f"argmax agreement {m['argmax_agreement']:.3f} < {th.min_argmax_agreement}"),
+        (m["score_deviation_mean"] > th.max_mean_deviation,
+         f"score deviation {m['score_deviation_mean']:.3f} > {th.max_mean_deviation} nats"),
+        (m["score_deviation_max"] > th.max_deviation,
+         f"score deviation at one position {m['score_deviation_max']:.2f} > {th.max_deviation} nats"),
+        (m["top_deviation_mean"] > th.max_top_deviation,
+         f"top-k deviation {m['top_deviation_mean']:.3f} > {th.max_top_deviation} nats"),
+        (m["top_deviation_max"] > th.max_top_deviation_max,
+         f"top-k deviation of one alternative {m['top_deviation_max']:.2f} > "
+         f"{th.max_top_deviation_max} nats"),
+        (m["topk_missing"] > th.max_topk_missing,
+         f"top-k lists leave out clearly better tokens at {m['topk_missing']:.3f} of positions > "
+         f"{th.max_topk_missing}"),
+        (m["eos_agreement"] < th.min_eos_agreement,
+         "EOS placed (or refused) where the reference model clearly disagrees"),
+    ]
+    return [msg for bad, msg in checks if bad], m
+
+
+def _parse_all(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any
+               ) -> tuple[list[_Parsed], list[str]]:
+    """Every answer parsed and form-checked (cheap: no forward pass), or the problems found."""
+    n = len(spec.prompts)
+    lists = (answer_.prompt_token_ids, answer_.token_ids, answer_.logprobs, answer_.top_ids,
+             answer_.top_logprobs, answer_.finish_reasons)
+    if any(len(x) != n for x in lists):
+        return [], [f"answer covers {[len(x) for x in lists]} prompts, expected {n}"]
+    parsed: list[_Parsed] = []
+    problems: list[str] = []
+    for i in range(n):
+        try:
+            parsed.append(_parse(spec, answer_, i, reference))
+        except Malformed as exc:
+            problems.append(f"prompt {i}: {exc}")
+    return parsed, problems
+
+
+def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
+           thresholds: InferenceThresholds | None = None, *,
+           node_seconds: float | None = None, checked: int | None = None,
+           rng: random.Random | None = None) -> CheckResult:
+    """Check the node's answer: the form of every answer, then `checked` answers (None: all) chosen by
+    `choose_checked` re-scored with one teacher-forced pass of `reference` (torch backend) each.
+    Malformed answers fail with the reason; nothing the node sends makes this raise."""
+    th = thresholds or InferenceThresholds()
+    t0 = time.perf_counter()
+    n = len(spec.prompts)
+    eos = set(reference.eos_token_ids)
+    parsed, problems = _parse_all(spec, answer_, reference)
+    picked: list[int] = []
+    metrics: dict[str, float] = {}
+    if not problems:  # statistics only for a well-formed answer (and no forward pass on junk)
+        picked = choose_checked(n, n if checked is None else checked, rng)
+        kr = max(spec.top_k, 2)
+        scores = [_reference_scores(reference, parsed[i], kr) for i in picked]
+        stats_problems, metrics = _judge([parsed[i] for i in picked], scores, eos, th)
+        problems.extend(stats_problems)
+    else:
+        metrics = _judge([], [], eos, th)[1]
+    metrics = {"prompts": float(n), "prompts_checked": float(len(picked)), **metrics}
     verify_seconds = time.perf_counter() - t0
     metrics["verify_seconds"] = verify_seconds
     passed = not problems
-    reason = (f"{tally.positions} tokens: agreement {metrics['argmax_agreement']:.3f}, "
+    which = f"answer {picked[0]}" if len(picked) == 1 else f"answers {', '.join(map(str, picked))}"
+    reason = (f"{len(picked)} of {n} answers re-scored ({which}), {int(metrics['positions'])} tokens: "
+              f"agreement {metrics['argmax_agreement']:.3f}, "
               f"deviation {metrics['score_deviation_mean']:.3f} nats" if passed
-              else "; ".join(problems[:3]))
+              else "; ".join(problems[:3]) + (f" (re-scored {which} of {n})" if picked else ""))
     result = CheckResult(NAME, passed, reason, {k: float(v) for k, v in metrics.items()}, verify_seconds)
     if node_seconds is not None:
         result = result.with_node_seconds(node_seconds)
     return result
+
+
+def opening_survival(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any, checked: int,
+                     draws: int, thresholds: InferenceThresholds | None = None,
+                     rng: random.Random | None = None) -> tuple[int, int]:
+    """(passes, draws): how often `answer_` passes over `draws` fresh choices of the re-scored answers.
+    Each answer's reference pass is computed once, so thousands of draws cost n forward passes (for the
+    survival statistics in tests and benchmarks/poai.py; the verdict per draw is exactly `verify`'s)."""
+    th = thresholds or InferenceThresholds()
+    parsed, problems = _parse_all(spec, answer_, reference)
+    if problems:
+        return 0, draws
+    eos = set(reference.eos_token_ids)
+    kr = max(spec.top_k, 2)
+    scores = [_reference_scores(reference, p, kr) for p in parsed]
+    gen = rng or random.Random()
+    passes = 0
+    for _ in range(draws):
+        picked = choose_checked(len(parsed), checked, gen)
+        passes += not _judge([parsed[i] for i in picked], [scores[i] for i in picked], eos, th)[0]
+    return passes, draws

@@ -16,7 +16,7 @@ prints per-variant aggregates, the worst single prompt, and for the honest engin
 
 `stream`: local sessions (the node's real work and token ticks, timestamped on this process's clock the way
 the challenger stamps arrivals; no network) for the honest llama.cpp and torch nodes and the burst-streaming
-cheat, on the plan sizes in use (1x8 lightweight, 2x16 default, 3x32 test plans): the distribution of
+cheat, on the plan sizes in use (1x8 lightweight, 16x16 standard, 3x32 test plans): the distribution of
 `StreamStats.pace_ratio` that `min_pace_ratio` is set against.
 """
 
@@ -261,15 +261,20 @@ def _print_correctness(rows: list[dict[str, Any]], args: argparse.Namespace) -> 
 # ------------------------------------------------------------------------------------------ stream
 
 
-def local_session(solver: Any, spec: Any, reference: Any, thresholds: Any = None) -> tuple[Any, Any]:
+def local_session(solver: Any, spec: Any, reference: Any, thresholds: Any = None,
+                  budget: Any = None) -> tuple[Any, Any]:
     """One inference challenge run in this process the way a session runs it: the solver's work streams
     TokenTicks, each stamped on arrival (perf_counter since the spec was "sent"), the commitment stamped when
-    the work returns; then `InferenceKind.verify`. No network (RTT 0). Returns (ChallengeState, result)."""
+    the work returns; then `InferenceKind.verify` (re-scoring `budget.inference_checked` answers; every
+    answer without a budget). No network (RTT 0). Returns (ChallengeState, result)."""
     from poai import kinds
     from poai.node.solver import Challenge
 
     kind = kinds.get("inference")
-    state = kinds.ChallengeState(spec=spec, scratch={"reference": reference, "thresholds": thresholds})
+    scratch = {"reference": reference, "thresholds": thresholds}
+    if budget is not None:
+        scratch["budget"] = budget
+    state = kinds.ChallengeState(spec=spec, scratch=scratch)
     challenge = Challenge("inference-local", "inference", spec)
     challenge.work = solver.make_work("inference", spec)
     sent = time.perf_counter()
@@ -283,7 +288,7 @@ def local_session(solver: Any, spec: Any, reference: Any, thresholds: Any = None
     return state, kind.verify(state)
 
 
-PLANS = ((1, 8), (2, 16), (3, 32))
+PLANS = ((1, 8), (16, 16), (3, 32))  # lightweight, standard, the test plans
 
 
 def stream(args: argparse.Namespace) -> list[dict[str, Any]]:
