@@ -112,7 +112,7 @@ class _Base:
 
 class ComputeKind(_Base):
     """K independent seeded matmuls -> Merkle root; one round of tile openings; each opened tile checked
-    against the seed and the verifier's secret columns (poai/challenges/compute.py states the bound).
+    against the seed and the verifier's secret columns (poai/challenges/compute/__init__.py states the bound).
 
     Every secret choice comes from OS entropy inside poai.challenges.compute: the seed, the opened leaves
     and the checked columns. The session's `rng` is deliberately not used, so no generator whose output the

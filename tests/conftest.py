@@ -75,6 +75,19 @@ def _models_smollm2_gguf():
 
 
 @_models_pytest.fixture(scope="session")
+def smollm2_reference():
+    """The PoAI inference reference (edge_sdk's torch backend on SmolLM2-135M-Instruct), loaded once for
+    the whole test session and shared by every module that verifies answers or runs a challenger with an
+    inference stage (pass it as `BackgroundChallenger(..., reference=...)`). Read-only: do not close it."""
+    _models_smollm2_gguf()  # skips when the model package is missing
+    from edge_sdk.runtime import load_backend
+
+    ref = load_backend("torch")
+    yield ref
+    ref.close()
+
+
+@_models_pytest.fixture(scope="session")
 def models_tiny_hf_dir(tmp_path_factory):
     """A transformers folder: random tiny LlamaForCausalLM (seed 0) + SmolLM2 tokenizer and chat template."""
     import torch

@@ -1,6 +1,6 @@
 """Attacks on the compute challenge's stated property, on the DEFAULT plan sizes.
 
-The property (poai/challenges/compute.py): whatever a node commits, if its tiles are right on a fraction w
+The property (poai/challenges/compute/__init__.py): whatever a node commits, if its tiles are right on a fraction w
 of their 4-column groups (at most the fraction of the work it did), it passes m = 64 distinct openings with
 probability at most w^m (`compute.survival_bound`); for nodes whose tiles are wholly right or wholly
 wrong the pass probability is exactly hypergeometric (`compute.survival_probability`).

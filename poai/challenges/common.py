@@ -158,7 +158,7 @@ class Claim(WireMixin):
 
     tflops: matmul throughput on 8-bit integer operands with exact accumulation, in 10^12 ops/s (what the
         compute challenge measures as `matmul_tops`: any exact kernel qualifies, int8, bf16/fp16/tf32 with
-        fp32 accumulation, or fp32; see poai/challenges/compute.py). The name is kept for compatibility.
+        fp32 accumulation, or fp32; see poai/challenges/compute/__init__.py). The name is kept for compatibility.
     memory_bytes: device memory the node offers (VRAM on a GPU, RAM on a CPU device).
     """
 
@@ -207,7 +207,7 @@ class Budget:
     compute_openings: int = 64
     # memory: `memory_bytes` in blocks of `memory_block_bytes`, filled as `memory_lanes` parallel chains.
     # Time bounds are the verifier's (poai.challenges.memory.MemoryBounds), not the plan's; see
-    # poai/challenges/MEMORY_CALIBRATION.md for these sizes.
+    # poai/challenges/memory/CALIBRATION.md for these sizes.
     memory_bytes: int = 128 << 20
     memory_block_bytes: int = 16 << 10  # small blocks: 128 openings x 2 blocks stay ~4 MiB
     memory_lanes: int = 64  # 1 MiB per chain step: numpy/torch calls stay efficient
@@ -220,7 +220,7 @@ class Budget:
     # `inference_checked` of them, chosen after the whole answer arrived (the form of every answer is
     # checked). One re-scoring pass costs ~0.6x the node's decode of that prompt here, so 1 of 16 keeps the
     # verifier near 4% of the node's work; a node answering w of the 16 with another model passes with
-    # probability (16 - w)/16 per session (inference.survival_bound; see INFERENCE_CALIBRATION.md).
+    # probability (16 - w)/16 per session (inference.survival_bound; see poai/challenges/inference/CALIBRATION.md).
     inference_prompts: int = 16
     inference_checked: int = 1
     inference_max_tokens: int = 16

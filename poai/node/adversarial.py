@@ -264,7 +264,7 @@ def memory_cheat_work(
 # ------------------------------------------------------------------------------------------ compute
 #
 # Each strategy is a compute NodeWork (usable on its own in the library-level tests, see
-# tests/test_poai_attack_compute.py) wrapped in a Solver. poai/challenges/compute.py states the bound they
+# tests/test_poai_attack_compute.py) wrapped in a Solver. poai/challenges/compute/__init__.py states the bound they
 # all meet: a node whose committed tiles are right on a fraction w of their 4-column groups (at most the
 # fraction of the work it did) passes with probability <= w^openings.
 

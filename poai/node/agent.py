@@ -144,7 +144,7 @@ def build_claim(config: NodeConfig, device: Any, backends: tuple[str, ...]) -> N
     bandwidth = config.claim_memory_bandwidth_gbs
     if bandwidth is None:
         # The challenger's nonce-pass bound follows this claim: measured on the same pass and block shape,
-        # claimed a bit under (shared machines fluctuate, see poai/challenges/MEMORY_CALIBRATION.md).
+        # claimed a bit under (shared machines fluctuate, see poai/challenges/memory/CALIBRATION.md).
         measured = measure_memory_bandwidth_gbs(device.torch_device, int(memory))
         bandwidth = round(HONEST_CLAIM_MARGIN * measured, 4)
     kind = device.kind

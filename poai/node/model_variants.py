@@ -1,6 +1,6 @@
 """Altered copies of the reference model: what a cheating inference node would serve instead of it.
 Used by the cheat nodes (poai/node/adversarial.py) and by the thresholds' calibration
-(poai/challenges/inference_calibration.py), so both measure the very same cheats."""
+(poai/challenges/inference/calibration.py), so both measure the very same cheats."""
 
 from __future__ import annotations
 

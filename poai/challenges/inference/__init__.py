@@ -15,7 +15,7 @@ answers streamed in one burst (poai/kinds.py `InferenceKind.verify`, latency.str
 
 Prompts (`make_prompts`) are drawn from the seed out of a space no node can precompute: one of
 `len(PROMPT_SHAPES)` = 7 instruction shapes filled with distinct words drawn uniformly from a fixed list of
-4096 common English words (poai/challenges/inference_words.py) and uniform random numbers. The smallest
+4096 common English words (poai/challenges/inference/words.py) and uniform random numbers. The smallest
 shape has 4096*4095*4094*4093 * 999000 ~ 2^67.9 possible prompts, the largest ~2^79.9, the whole space
 ~2^80.1 (`prompt_space_bits()`): a node that answered 10^12 prompts in advance covers less than 2^-27 of
 even the smallest shape, and 10,000 prompts from fresh seeds never repeat (tested).
@@ -39,7 +39,7 @@ Then the statistics, against the reference evaluated on the node's own tokens (f
 - EOS agreement: EOS chosen (or refused) where the reference clearly disagrees.
 Thresholds (`InferenceThresholds`) come from measured honest runs (llama.cpp Q4_1 and torch nodes vs the
 torch reference) and cheats (perturbed, re-quantised, tiny models, fabricated logprobs): see
-poai/challenges/INFERENCE_CALIBRATION.md.
+poai/challenges/inference/CALIBRATION.md.
 
 Sampling (commit, then choose). The node's full answer is its commitment; only after it has arrived does
 the verifier pick `checked` answers (`choose_checked`, OS entropy) to re-score. The form checks above run
@@ -48,7 +48,7 @@ on this CPU (the vocabulary projection only at the generated positions), so the 
 prompts and re-scores 1: ~3% of the node's work (benchmarks/poai.py). The bound (`survival_bound`): a node
 whose answers come from another model on w of n prompts passes with probability C(n-w, m)/C(n, m), i.e.
 (16-w)/16 on the standard plan; a node that runs another model throughout never passes, since every cheat
-model from 5% weight noise up fails a single answer alone (INFERENCE_CALIBRATION.md, 192 of 192), and
+model from 5% weight noise up fails a single answer alone (poai/challenges/inference/CALIBRATION.md, 192 of 192), and
 `opening_survival` measures the bound on the verifier itself (thousands of draws, n forward passes).
 """
 
@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from poai.challenges.common import Budget, CheckResult, WireMixin, new_seed, numpy_rng
-from poai.challenges.inference_words import WORDS
+from poai.challenges.inference.words import WORDS
 
 __all__ = [
     "InferenceAnswer",
@@ -182,7 +182,7 @@ class InferenceAnswer(WireMixin):
 @dataclass(frozen=True)
 class InferenceThresholds:
     """Pass/fail limits, each set from a measured honest distribution with the margin stated in
-    INFERENCE_CALIBRATION.md (honest: llama.cpp Q4_1 and torch nodes vs the torch reference on fresh
+    poai/challenges/inference/CALIBRATION.md (honest: llama.cpp Q4_1 and torch nodes vs the torch reference on fresh
     prompts, 2,638 llama.cpp positions / 10,552 alternatives, down to single 8-token answers; cheats:
     perturbed, re-quantised and tiny models, fabricated alternatives, NaN logprobs, burst streaming).
     Comments: the honest worst seen (llama.cpp; torch vs torch is exact) -> the limit."""
@@ -447,7 +447,7 @@ def choose_checked(n: int, m: int, rng: random.Random | None = None) -> list[int
 
 def survival_bound(n: int, wrong: int, m: int) -> float:
     """Probability that none of `wrong` wrong answers among `n` is among the `m` re-scored ones:
-    C(n - wrong, m) / C(n, m). An opened wrong answer fails on its own (INFERENCE_CALIBRATION.md: every
+    C(n - wrong, m) / C(n, m). An opened wrong answer fails on its own (poai/challenges/inference/CALIBRATION.md: every
     cheat model from 5% weight noise up failed 192 of 192 single 8-token answers), so this bounds the
     pass rate of a node that answers `wrong` prompts with anything but the claimed model."""
     m = min(max(1, m), n)

@@ -31,7 +31,7 @@ recomputes b_i from b_{i-1} (one chain step) and F(b_i), all openings in one bat
 
 What the design guarantees, with the numbers of the default `standard` plan for a 256 MiB CPU claim
 (230 MiB in 14720 blocks of 16 KiB, 64 lanes, rounds = 16, 128 openings) and MemoryBounds(); measured on a
-2-core AMD EPYC (Zen 5) VM, see MEMORY_CALIBRATION.md:
+2-core AMD EPYC (Zen 5) VM, see poai/challenges/memory/CALIBRATION.md:
 
 1. Missing or wrong data at nonce time. A node whose stored data is wrong or missing for a fraction d of
    the blocks when the nonce arrives either commits wrong nonce leaves for them - then it survives the m
@@ -53,7 +53,7 @@ What the design guarantees, with the numbers of the default `standard` plan for 
    `bandwidth_ratio` (measured / claimed-or-floor) and `fill_bandwidth_gbs`: whatever a node does, it
    held every block, or recomputed it at the bandwidth cost of (2), which the measured bandwidth shows.
 
-What the design does NOT catch (see MEMORY_CALIBRATION.md):
+What the design does NOT catch (see poai/challenges/memory/CALIBRATION.md):
 - Recomputation paid for with bandwidth. Within the slack a node recomputes up to d = (slack x ratio - 1)
   / R of its blocks with one core (more with several cores), and a node that claims little (0 is planned
   at floor_gbs = 1.5 GB/s) gets a longer pass. Faster code shrinks R: hand-vectorised AVX-512 C recomputes
@@ -247,7 +247,7 @@ class MemoryTimings:
 class MemoryBounds:
     """The verifier's time limits. None of them depends on anything the node did in the session: they
     follow from the spec (sizes, the claimed bandwidth) and these constants, calibrated in
-    MEMORY_CALIBRATION.md from honest sessions (session bandwidth / self-measured bandwidth) idle and with
+    poai/challenges/memory/CALIBRATION.md from honest sessions (session bandwidth / self-measured bandwidth) idle and with
     a core hogged, on this machine and with a margin for machines of the same kind.
 
     nonce pass  <= nonce_base_s + nonce_slack * total_bytes / max(claimed, floor_gbs)

@@ -1,9 +1,9 @@
 """Measure the inference check's statistics for honest engines and for cheats; the numbers behind the
-defaults of `InferenceThresholds` (INFERENCE_CALIBRATION.md).
+defaults of `InferenceThresholds` (poai/challenges/inference/CALIBRATION.md).
 
-    EDGEPROOF_CACHE_DIR=/work/cache python -m poai.challenges.inference_calibration correctness \
+    EDGEPROOF_CACHE_DIR=/work/cache python -m poai.challenges.inference.calibration correctness \
         --seeds 1 2 3 4 5 6 --prompts 8 --max-tokens 24 --json correctness.json
-    python -m poai.challenges.inference_calibration stream --reps 8 --json stream.json
+    python -m poai.challenges.inference.calibration stream --reps 8 --json stream.json
 
 `correctness`: the reference is the torch backend on the default model (SmolLM2-135M-Instruct dequantised
 from its Q4_1 GGUF). Honest nodes: llama.cpp on the same GGUF, a second torch instance (and ONNX Runtime fp32

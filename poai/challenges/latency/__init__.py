@@ -123,7 +123,7 @@ class StreamStats:
     with the committed decode time: the mean of each prompt's central inter-token gaps (its first and last
     ceil(10%) of gaps left out) divided by the commitment's time per token (commit time net of one RTT /
     tokens). A node that streams each token as it decodes it has a ratio of about decode time / total time
-    (measured 0.23-0.95 for llama.cpp and torch nodes here, see INFERENCE_CALIBRATION.md); a node that
+    (measured 0.23-0.95 for llama.cpp and torch nodes here, see poai/challenges/inference/CALIBRATION.md); a node that
     sends its ticks in a burst after generating (all at the end, per prompt, or after the first tick) has
     central gaps of one message each: 0.004-0.014 over gRPC here."""
 
