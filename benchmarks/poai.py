@@ -1,7 +1,7 @@
 """PoAI benchmark on the default `standard` plan: detection against attacks on each guarantee, survival
 statistics against the stated bounds, honest false positives, verifier cost and challenger throughput.
 
-    python benchmarks/poai.py                     # full run (~25 min on 2 cores)
+    python benchmarks/poai.py                     # full run (~20 min on 2 cores)
     python benchmarks/poai.py --quick             # smoke run (fewer sessions and draws)
 
 Everything runs for real on this machine over gRPC on 127.0.0.1, on the shipped defaults (the `standard`

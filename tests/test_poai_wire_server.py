@@ -297,3 +297,43 @@ def test_stopping_mid_session_records_it_without_a_strike(tmp_path, poai_agent) 
     store.close()
     assert session.score == 0.0 and not session.strike
     assert session.reasons[0].startswith("session incomplete (shutdown)")
+
+
+def test_agent_remeasures_its_measured_bandwidth_before_each_later_session(poai_run, monkeypatch) -> None:
+    """A node that measured its own bandwidth claim measures it again before every later session and signs
+    the fresh claim; a bandwidth the operator set is never
+    re-measured."""
+    from edge_sdk.identity import NodeKey
+    from poai.node import device
+
+    calls: list[int] = []
+    real_measure = device.measure_memory_bandwidth_gbs
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real_measure(*args, **kwargs)
+
+    monkeypatch.setattr(device, "measure_memory_bandwidth_gbs", counted)
+
+    async def body(service: ChallengerService):
+        def agent(**overrides):
+            cfg = dict(challenger=f"127.0.0.1:{service.port}", backends=(), connect_timeout_s=5.0,
+                       device="cpu", claim_tflops=0.0005, claim_memory_bytes=32 << 20)
+            return NodeAgent(NodeConfig(**{**cfg, **overrides}), key=NodeKey.generate())
+
+        measured = agent()
+        claims = []
+        for _ in range(3):
+            outcome = await measured.run_once()
+            assert outcome.ok, outcome.reasons
+            claims.append(measured.claim)
+        after_measured = len(calls)
+        fixed = agent(claim_memory_bandwidth_gbs=1.5)
+        for _ in range(2):
+            await fixed.run_once()
+        return claims, after_measured, fixed.claim
+
+    claims, after_measured, fixed_claim = poai_run(body, plan="lightweight:compute,memory")
+    assert after_measured == 3  # the first claim, then once before each of the two later sessions
+    assert all(c.memory_bandwidth_gbs > 0 for c in claims)
+    assert len(calls) == 3 and fixed_claim.memory_bandwidth_gbs == 1.5  # set by the operator: kept

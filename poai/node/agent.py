@@ -13,6 +13,7 @@ get all its nodes back in the same second.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -63,6 +64,10 @@ class NodeConfig:
     claim_tflops: float | None = None  # None: measure now
     claim_memory_bytes: int | None = None  # None: min(1 GiB, half of free memory)
     claim_memory_bandwidth_gbs: float | None = None  # None: measure now (the memory challenge's nonce pass)
+    # With the bandwidth measured (not set above): measure it again before every later session, so the
+    # claim follows what the machine delivers now (a long-running node's load changes; the nonce-pass bound
+    # and the bandwidth share of the score are computed from the claim). A few hundred ms per session.
+    remeasure_bandwidth: bool = True
     backends: tuple[str, ...] | None = None  # inference backends to offer; None: what is installed
     model: str | None = None  # inference model (None: edge_sdk default, SmolLM2-135M-Instruct)
     # Refuse to sign a hello for any other challenger id. None: the id a challenger without a configured id
@@ -192,6 +197,7 @@ class NodeAgent:
         self._solver_factory = solver_factory or Solver
         self._rng = random.Random()
         self._warm = False
+        self._torch_device: str | None = None  # set when this agent measured its own claim
         self.sessions_run = 0
         self.last_outcome: SessionOutcome | None = None
 
@@ -201,6 +207,7 @@ class NodeAgent:
             if not self._warm:
                 self._solver.warm_up()
                 self._warm = True
+            self._refresh_bandwidth(self._solver)
             return self._solver
         key = self._key or load_key(self.config)
         from poai.node.device import pick_device
@@ -216,6 +223,8 @@ class NodeAgent:
             if not backends:
                 inference = None
         claim = self._claim or build_claim(self.config, device, backends)
+        if self._claim is None:
+            self._torch_device = device.torch_device
         self._solver = self._solver_factory(key, claim, device.torch_device, inference)
         self._solver.warm_up()
         self._warm = True
@@ -228,6 +237,17 @@ class NodeAgent:
             },
         )
         return self._solver
+
+    def _refresh_bandwidth(self, solver: Solver) -> None:
+        """Before a later session: the claimed bandwidth measured again (NodeConfig.remeasure_bandwidth),
+        when this agent measured it in the first place; the next hello signs the new claim."""
+        if (self._torch_device is None or not self.config.remeasure_bandwidth
+                or self.config.claim_memory_bandwidth_gbs is not None or self.sessions_run == 0):
+            return
+        from poai.node.device import measure_memory_bandwidth_gbs
+
+        measured = measure_memory_bandwidth_gbs(self._torch_device, int(solver.claim.memory_bytes))
+        solver.claim = dataclasses.replace(solver.claim, memory_bandwidth_gbs=round(HONEST_CLAIM_MARGIN * measured, 4))
 
     @property
     def claim(self) -> NodeClaim | None:
