@@ -139,8 +139,11 @@ def test_ctrl_c_mid_training_stops_every_server_and_leaves_the_stores_intact(tmp
     live), through the installed `edgeproof` script as a user runs it."""
     out = tmp_path / "run"
     script = Path(sys.executable).parent / "edgeproof"
+    # SIGINT as a terminal delivers it: a suite started in the background (`make test &`, nohup) inherits SIGINT
+    # ignored, and Python then installs no Ctrl-C handler at all (as it should: the user asked for that)
     proc = subprocess.Popen([str(script), "demo", "--out", str(out), "--sessions", "1", "--local-steps", "4"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list((out / "clients").glob("client-*/private.jsonl")):  # PoAI done, the clients are starting
         assert proc.poll() is None, proc.communicate()
