@@ -274,11 +274,7 @@ def bench_survival_inference(draws: int) -> list[dict[str, Any]]:
     rows = []
     for wrong in (1, 4, 8, n):
         t0 = time.perf_counter()
-        bad = set(range(0, n, n // wrong))
-        mixed = dataclasses.replace(honest, **{
-            f: tuple(getattr(cheat if i in bad else honest, f)[i] for i in range(n))
-            for f in ("prompt_token_ids", "token_ids", "logprobs", "top_ids", "top_logprobs", "finish_reasons")})
-        survived, _ = inference.opening_survival(spec, mixed, ref, m, draws)
+        survived, _ = inference.opening_survival(spec, adv.mixed_answer(honest, cheat, wrong), ref, m, draws)
         bound = inference.survival_bound(n, wrong, m)
         rows.append({"attack": f"inference: {wrong} of {n} answers from a 10%-noise model", "spec":
                      f"{n} prompts x {budget.inference_max_tokens} tokens, m={m}", "draws": draws,

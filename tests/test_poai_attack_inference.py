@@ -154,14 +154,6 @@ def test_answer_cheats_fail(tiny, cls, expect: str) -> None:
 # ------------------------------------------------------------------ re-scoring a sample of the answers
 
 
-def _splice(good, bad, wrong: set[int]):
-    """`good` with the answers at the indices in `wrong` taken from `bad` (same spec)."""
-    pick = lambda field: tuple(getattr(bad if i in wrong else good, field)[i]  # noqa: E731
-                               for i in range(len(good.token_ids)))
-    fields = ("prompt_token_ids", "token_ids", "logprobs", "top_ids", "top_logprobs", "finish_reasons")
-    return dataclasses.replace(good, **{f: pick(f) for f in fields})
-
-
 @pytest.fixture(scope="module")
 def eight_answers(tiny):
     """(spec, honest answer, junk-top-k answer) for 8 prompts x 12 tokens on the tiny model."""
@@ -208,7 +200,7 @@ def test_partly_wrong_answers_survive_at_most_the_stated_bound(tiny, eight_answe
     answers, 3,000 fresh draws of the re-scored set, each judged exactly as verify judges it."""
     ref, _ = tiny
     spec, honest, junk = eight_answers
-    mixed = _splice(honest, junk, set(range(0, 8, 8 // wrong)))
+    mixed = adv.mixed_answer(honest, junk, wrong)
     passes, draws = inference.opening_survival(spec, mixed, ref, checked, 3000)
     bound = inference.survival_bound(8, wrong, checked)
     sigma = math.sqrt(max(bound * (1 - bound), 1e-4) / draws)

@@ -219,7 +219,7 @@ class Budget:
     # inference: the node answers `inference_prompts` fresh prompts; the verifier re-scores
     # `inference_checked` of them, chosen after the whole answer arrived (the form of every answer is
     # checked). One re-scoring pass costs ~0.6x the node's decode of that prompt here, so 1 of 16 keeps the
-    # verifier near 4% of the node's work; a node answering w of the 16 with another model passes with
+    # verifier at ~3% of the node's work (4% at most); a node answering w of the 16 with another model passes with
     # probability (16 - w)/16 per session (inference.survival_bound; see poai/challenges/inference/CALIBRATION.md).
     inference_prompts: int = 16
     inference_checked: int = 1

@@ -795,6 +795,18 @@ def nan_logprobs_answer(answer: Any, spec: Any = None) -> Any:
     )
 
 
+def mixed_answer(honest: Any, other: Any, wrong: int) -> Any:
+    """`honest` with `wrong` of its answers (evenly spaced) taken from `other`, an answer to the same spec from
+    another model: a node that runs the claimed model on only part of the prompts (what re-scoring a sample
+    bounds, poai.challenges.inference.survival_bound)."""
+    n = len(honest.token_ids)
+    bad = {round(i * n / wrong) for i in range(wrong)} if wrong else set()
+    fields = ("prompt_token_ids", "token_ids", "logprobs", "top_ids", "top_logprobs", "finish_reasons")
+    return dataclasses.replace(
+        honest, **{f: tuple(getattr(other if i in bad else honest, f)[i] for i in range(n)) for f in fields}
+    )
+
+
 def junk_topk_answer(answer: Any, spec: Any, vocab: int = 49152, seed: int = 0) -> Any:
     """The honest chosen tokens and their logprobs, with fabricated alternatives: random distinct ids and
     plausible logprobs (sorted, below the chosen one, the listed probabilities summing to less than 1), so

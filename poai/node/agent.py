@@ -135,9 +135,18 @@ def load_key(config: NodeConfig) -> NodeKey:
     raise EdgeProofError("the node needs a key: --key FILE (edgeproof poai keygen) or --wallet NAME/HOTKEY")
 
 
+def measured_bandwidth_claim(torch_device: str, memory_bytes: int) -> float:
+    """The bandwidth an honest node claims: the challenger's nonce-pass bound follows it, so it is measured on
+    the same pass and block shape, and claimed a bit under (shared machines fluctuate, see
+    poai/challenges/memory/CALIBRATION.md)."""
+    from poai.node.device import measure_memory_bandwidth_gbs
+
+    return round(HONEST_CLAIM_MARGIN * measure_memory_bandwidth_gbs(torch_device, int(memory_bytes)), 4)
+
+
 def build_claim(config: NodeConfig, device: Any, backends: tuple[str, ...]) -> NodeClaim:
     """The honest default claim: what this machine measures now, unless the operator set numbers."""
-    from poai.node.device import measure_memory_bandwidth_gbs, measure_tflops
+    from poai.node.device import measure_tflops
 
     tflops = config.claim_tflops
     if tflops is None:
@@ -148,10 +157,7 @@ def build_claim(config: NodeConfig, device: Any, backends: tuple[str, ...]) -> N
         memory = min(DEFAULT_CLAIM_MEMORY_CAP, device.memory_free_bytes // 2)
     bandwidth = config.claim_memory_bandwidth_gbs
     if bandwidth is None:
-        # The challenger's nonce-pass bound follows this claim: measured on the same pass and block shape,
-        # claimed a bit under (shared machines fluctuate, see poai/challenges/memory/CALIBRATION.md).
-        measured = measure_memory_bandwidth_gbs(device.torch_device, int(memory))
-        bandwidth = round(HONEST_CLAIM_MARGIN * measured, 4)
+        bandwidth = measured_bandwidth_claim(device.torch_device, int(memory))
     kind = device.kind
     if kind == "cpu" and device.profile_kind == "phone/iot":
         kind = "edge"
@@ -244,10 +250,8 @@ class NodeAgent:
         if (self._torch_device is None or not self.config.remeasure_bandwidth
                 or self.config.claim_memory_bandwidth_gbs is not None or self.sessions_run == 0):
             return
-        from poai.node.device import measure_memory_bandwidth_gbs
-
-        measured = measure_memory_bandwidth_gbs(self._torch_device, int(solver.claim.memory_bytes))
-        solver.claim = dataclasses.replace(solver.claim, memory_bandwidth_gbs=round(HONEST_CLAIM_MARGIN * measured, 4))
+        fresh = measured_bandwidth_claim(self._torch_device, solver.claim.memory_bytes)
+        solver.claim = dataclasses.replace(solver.claim, memory_bandwidth_gbs=fresh)
 
     @property
     def claim(self) -> NodeClaim | None:

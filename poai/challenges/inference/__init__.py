@@ -454,6 +454,11 @@ def survival_bound(n: int, wrong: int, m: int) -> float:
     return math.comb(n - wrong, m) / math.comb(n, m)
 
 
+def _reference_passes(reference: Any, spec: InferenceSpec, parsed: list[_Parsed]) -> list[_RefScores]:
+    """One reference pass per given answer, with the reference's own top max(top_k, 2) read as well."""
+    return [_reference_scores(reference, p, max(spec.top_k, 2)) for p in parsed]
+
+
 def _judge(parsed: list[_Parsed], scores: list[_RefScores], eos: set[int], th: InferenceThresholds
            ) -> tuple[list[str], dict[str, float]]:
     """The statistics of the re-scored answers (pooled) and the limits they break."""
@@ -529,16 +534,11 @@ def verify(spec: InferenceSpec, answer_: InferenceAnswer, reference: Any,
     n = len(spec.prompts)
     eos = set(reference.eos_token_ids)
     parsed, problems = _parse_all(spec, answer_, reference)
-    picked: list[int] = []
-    metrics: dict[str, float] = {}
-    if not problems:  # statistics only for a well-formed answer (and no forward pass on junk)
-        picked = choose_checked(n, n if checked is None else checked, rng)
-        kr = max(spec.top_k, 2)
-        scores = [_reference_scores(reference, parsed[i], kr) for i in picked]
-        stats_problems, metrics = _judge([parsed[i] for i in picked], scores, eos, th)
-        problems.extend(stats_problems)
-    else:
-        metrics = _judge([], [], eos, th)[1]
+    # statistics only for a well-formed answer (and no forward pass on junk)
+    picked = [] if problems else choose_checked(n, n if checked is None else checked, rng)
+    chosen = [parsed[i] for i in picked]
+    stats_problems, metrics = _judge(chosen, _reference_passes(reference, spec, chosen), eos, th)
+    problems.extend(stats_problems)
     metrics = {"prompts": float(n), "prompts_checked": float(len(picked)), **metrics}
     verify_seconds = time.perf_counter() - t0
     metrics["verify_seconds"] = verify_seconds
@@ -565,8 +565,7 @@ def opening_survival(spec: InferenceSpec, answer_: InferenceAnswer, reference: A
     if problems:
         return 0, draws
     eos = set(reference.eos_token_ids)
-    kr = max(spec.top_k, 2)
-    scores = [_reference_scores(reference, p, kr) for p in parsed]
+    scores = _reference_passes(reference, spec, parsed)
     gen = rng or random.Random()
     passes = 0
     for _ in range(draws):
